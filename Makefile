@@ -1,0 +1,60 @@
+# saker: the only entry point. Drives CMake (build/<mode>) and CTest.
+#   make run        install deps, build, start sakerd on ./data with the default ports
+#   make test       install deps, build, run every test (unit, integration, fuzz smoke)
+#   make unit       the fast in-process tests only
+#   make bench      benchmarks (not tests)
+#   make asan       every test under AddressSanitizer + UBSan (build/asan)
+#   make format     check formatting; make format-fix rewrites in place
+#   make fuzz       run the fuzz targets longer (FUZZ_SECONDS each)
+
+BUILD_DIR ?= build/release
+ASAN_DIR  ?= build/asan
+JOBS      ?= $(shell nproc)
+CMAKE     ?= cmake
+CTEST_ARGS ?= --output-on-failure --timeout 300
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build test unit integration bench asan format format-fix fuzz run clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD_DIR)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest $(CTEST_ARGS) -j $(JOBS)
+
+unit: build
+	cd $(BUILD_DIR) && ctest $(CTEST_ARGS) -j $(JOBS) -L unit
+
+integration: build
+	cd $(BUILD_DIR) && ctest $(CTEST_ARGS) -L integration
+
+bench: build
+	scripts/bench-compare $(BUILD_DIR)
+
+asan: deps
+	$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DSAKER_SANITIZE=ON
+	$(CMAKE) --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && ctest $(CTEST_ARGS) -j $(JOBS)
+
+format:
+	scripts/format.sh --check
+
+format-fix:
+	scripts/format.sh
+
+fuzz: build
+	scripts/run-fuzz $(BUILD_DIR) $(FUZZ_SECONDS)
+
+run: build
+	$(BUILD_DIR)/bin/sakerd --data-dir ./data
+
+clean:
+	rm -rf build

@@ -1,0 +1,104 @@
+// Log: one queue's durable, segmented log in its own directory (FORMAT.md). Offsets are dense
+// and start at 1. The log holds no file descriptor while idle: descriptors come from a bounded
+// FdCache shared by every log of the server, so 100,000 queues fit on one server.
+//
+// Threads: Open() on any thread before the log is shared. Append, AppendAt, Sync, Truncate,
+// DeleteBelow and Close are called by one writer thread (the storage thread; a test's own
+// thread in unit tests). Read() may be called from any number of reader threads at the same
+// time as the writer works; it sees only whole batches that were written before it started.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/common/clock.h"
+#include "server/common/status.h"
+#include "server/storage/batch.h"
+#include "server/storage/sync_policy.h"
+
+namespace saker::storage {
+
+class FdCache;
+
+struct LogOptions {
+  // Roll to a new segment once the active one reaches this many bytes...
+  uint64_t segment_bytes = 64ull << 20;
+  // ...or once its first batch is this old (0 = roll by size only).
+  int64_t segment_age_ms = 0;
+  // One sparse index entry per this many segment bytes.
+  uint32_t index_interval_bytes = 4096;
+  SyncPolicy sync;
+  // Shared descriptor cache; nullptr = the log opens and keeps its own (tests, tools).
+  FdCache* fd_cache = nullptr;
+  const Clock* clock = SystemClock::Get();
+  // Context for log lines and error messages ("queue=orders").
+  std::string name;
+};
+
+struct LogStats {
+  uint64_t first_offset = 1;
+  uint64_t next_offset = 1;
+  uint64_t size_bytes = 0;  // all segments
+  size_t segment_count = 0;
+  uint64_t last_epoch = 0;
+};
+
+class Log {
+ public:
+  // Opens the log in `dir`, creating the directory if needed, and recovers it: a torn or
+  // bad-CRC tail of the last segment is cut (warning names file and position); damage before
+  // the tail returns Corruption naming file and position, and nothing is opened.
+  static Result<std::unique_ptr<Log>> Open(const std::string& dir, LogOptions options);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Appends `batch`, whose base offset must be next_offset() (else InvalidArgument), rolling
+  // the segment first if it is full or old. Written, not yet durable: see Sync(). After any
+  // failed write or sync the log is fail-stop and every later call returns IOError.
+  Status Append(const Batch& batch);
+  // Appends several batches with one write when they fit the active segment.
+  Status AppendAll(const std::vector<BatchPtr>& batches);
+  // fdatasync of every file written since the last Sync (and of the directory after a roll).
+  Status Sync();
+
+  // Replication: cuts the log back so next_offset() == offset (offset must be in
+  // [first_offset, next_offset]), durably.
+  Status Truncate(uint64_t offset);
+  // Replication: Truncate(batch.base_offset()) then Append(batch).
+  Status AppendAt(const Batch& batch);
+  // Retention: deletes every whole segment whose offsets are all below `offset`; never the
+  // active segment. first_offset() moves to the base of the first segment kept.
+  Status DeleteBelow(uint64_t offset);
+
+  // Whole batches covering `offset` onward, in order, up to about `max_bytes` (always at
+  // least one batch when offset < next_offset). The first batch may start before `offset`.
+  // NotFound if offset < first_offset(); an empty vector if offset >= next_offset().
+  Result<std::vector<BatchPtr>> Read(uint64_t offset, size_t max_bytes) const;
+
+  // Snapshot of the counters; safe from any thread.
+  LogStats stats() const;
+  uint64_t next_offset() const { return next_offset_.load(std::memory_order_acquire); }
+  uint64_t first_offset() const { return first_offset_.load(std::memory_order_acquire); }
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  const std::string& dir() const { return dir_; }
+  const LogOptions& options() const { return options_; }
+
+ private:
+  struct Segment;
+  Log(std::string dir, LogOptions options);
+
+  std::string dir_;
+  LogOptions options_;
+  std::atomic<uint64_t> first_offset_{1};
+  std::atomic<uint64_t> next_offset_{1};
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mu_;  // guards segments_ (readers vs. roll / delete / truncate)
+  std::vector<std::shared_ptr<Segment>> segments_;
+};
+
+}  // namespace saker::storage

@@ -1,0 +1,76 @@
+// StorageThread: the one thread that writes segments and meta.db (DESIGN.md Threads). Group
+// commit: everything handed over during one loop iteration reaches it as one hand-off (from a
+// before-sleep hook), becomes one write per log and one fdatasync per log whose sync policy is
+// `always`, and the completions go back to the loop thread as one Post.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "server/common/event_loop.h"
+#include "server/common/status.h"
+#include "server/storage/batch.h"
+#include "server/storage/log.h"
+
+namespace saker::storage {
+
+using Done = std::function<void(Status)>;
+
+struct StorageStats {
+  uint64_t appends = 0;      // batches written
+  uint64_t bytes = 0;        // bytes written
+  uint64_t syncs = 0;        // fdatasync calls
+  uint64_t commits = 0;      // hand-offs processed
+  uint64_t sync_ns_total = 0;
+};
+
+class StorageThread {
+ public:
+  // Registers a before-sleep hook on `loop`. Construct and call everything but stats() on the
+  // loop thread.
+  explicit StorageThread(EventLoop* loop);
+  ~StorageThread();  // Stop()
+  StorageThread(const StorageThread&) = delete;
+  StorageThread& operator=(const StorageThread&) = delete;
+
+  void Start();
+  // Hands over what is queued, waits until the thread has written and synced all of it (every
+  // log is fsynced whatever its policy), then joins. Completions already posted still run on
+  // the loop if it keeps running.
+  void Stop();
+
+  // Queues `batch` for `log`. Batches of one log are written in call order. `done` runs on the
+  // loop thread once the batch is durable at the log's sync policy, or with IOError if the
+  // write or sync failed (the log is then fail-stop and later appends fail at once).
+  void Append(std::shared_ptr<Log> log, BatchPtr batch, Done done);
+
+  // Runs `work` on the storage thread after every append queued before it has been written
+  // (not necessarily synced), then `done` with its Status on the loop thread. For meta.db
+  // commits, truncation, retention.
+  void Run(std::function<Status()> work, Done done);
+
+  // Counters; any thread.
+  StorageStats stats() const;
+
+ private:
+  struct Op;
+  void HandOff();  // before-sleep hook: moves pending_ to the thread
+  void Main();
+
+  EventLoop* loop_;
+  std::vector<Op> pending_;  // loop thread only
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Op> queued_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  bool running_ = false;
+  StorageStats stats_;      // guarded by mu_
+};
+
+}  // namespace saker::storage

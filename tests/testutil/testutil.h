@@ -1,0 +1,35 @@
+// Test helpers: temporary directories, waiting on a condition with a deadline, payloads.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace saker::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Join(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Scales every test deadline by $SAKER_TEST_TIMEOUT_MULTIPLIER (default 1; sanitizer builds
+// and slow machines set more).
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout);
+
+// Polls `pred` (every ms, backing off to 20 ms) until it is true or `timeout` (scaled) has
+// passed. Returns the last value of `pred`.
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+// A deterministic payload of `size` bytes derived from `seed`; CheckPayload verifies one.
+std::string MakePayload(uint64_t seed, size_t size);
+
+}  // namespace saker::test
