@@ -1,0 +1,155 @@
+// Connection: one accepted TCP socket on the loop thread. It owns the read buffer, keeps
+// replies in request order (ordered slots: a parked blocking get holds back the replies
+// pipelined behind it, as Kestrel and generated Thrift clients with seqid 0 expect), gathers
+// every reply made during one loop iteration into one uv_write (from a before-sleep hook), and
+// applies backpressure: reading pauses while too much output or too many requests are pending.
+//
+// Lifetime: Connections are shared_ptr-owned; the socket holds a self-reference until its
+// uv_close callback. Asynchronous work (a put waiting for fsync, a parked get) holds a
+// weak_ptr or checks closed() before writing. Loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace saker::net {
+
+class Connection;
+
+// What a listener's protocol does with a connection's bytes.
+class ProtocolHandler {
+ public:
+  virtual ~ProtocolHandler() = default;
+  // New bytes were appended to conn->input(). Consume every whole request with
+  // conn->Consume(n) (stop early only if the connection closed); bytes left unconsumed are a
+  // partial request and stay for the next call. Backpressure pauses reading from the socket,
+  // never the parsing of bytes already read.
+  virtual void OnData(Connection* conn) = 0;
+  // The connection is closing (peer left, error, or Close()); release waiters and leases.
+  // Called exactly once; no more OnData after it.
+  virtual void OnClose(Connection* conn) = 0;
+};
+
+struct ConnectionLimits {
+  size_t max_request_bytes = 16u << 20;  // input buffered without a whole request → close
+  size_t output_high_water = 4u << 20;   // pending output that pauses reading
+  size_t max_pending_replies = 4096;     // unanswered pipelined requests that pause reading
+};
+
+// Shared by all connections of a server: the set written to in this loop iteration.
+class WriteScheduler;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Slot = uint64_t;
+
+  // Accepts the pending connection of `server`. nullptr if accept failed (logged).
+  static std::shared_ptr<Connection> Accept(uv_stream_t* server,
+                                            std::unique_ptr<ProtocolHandler> handler,
+                                            WriteScheduler* scheduler, ConnectionLimits limits,
+                                            uint64_t id);
+  ~Connection();
+
+  void StartReading();
+
+  // Bytes received and not yet consumed.
+  std::string_view input() const { return std::string_view(in_.get() + in_start_, in_end_ - in_start_); }
+  void Consume(size_t n);
+
+  // Reserves the next reply position. Every reserved slot must be filled with Reply() or
+  // Skip(); replies go out in slot order.
+  Slot Reserve();
+  // Fills `slot` with `bytes` (copied). Fine after close (dropped).
+  void Reply(Slot slot, std::string_view bytes);
+  // Fills `slot` with nothing (oneway calls, quit).
+  void Skip(Slot slot) { Reply(slot, {}); }
+  // Reserve + Reply in one step (an immediate answer).
+  void Send(std::string_view bytes) { Reply(Reserve(), bytes); }
+  // Direct access to the output buffer when no slot is pending (the fast path for an
+  // immediate reply): encode into it without a copy. Precondition: CanWriteDirect().
+  bool CanWriteDirect() const { return slots_.empty() && !closing_; }
+  std::string* direct_output();
+
+  // Closes after everything already replied has been written (Kestrel's "reply then close").
+  void CloseAfterWrite();
+  // Closes now; unwritten output is dropped.
+  void Close();
+  bool closed() const { return closing_; }
+
+  // Runs once after the handler's OnClose (the listener uses it to count connections).
+  void set_close_hook(std::function<void(Connection*)> hook) { close_hook_ = std::move(hook); }
+
+  uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+  ProtocolHandler* handler() { return handler_.get(); }
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  friend class WriteScheduler;
+  Connection(std::unique_ptr<ProtocolHandler> h, WriteScheduler* scheduler,
+             ConnectionLimits limits, uint64_t id);
+
+  struct PendingSlot {
+    bool ready = false;
+    std::string bytes;
+  };
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWriteDone(uv_write_t* req, int status);
+  static void OnClosed(uv_handle_t* handle);
+
+  void MarkDirty();
+  // Called by the scheduler once per iteration: starts one uv_write of out_.
+  void Flush();
+  void UpdateReading();
+  void FinishClose();
+
+  uv_tcp_t tcp_;
+  std::unique_ptr<ProtocolHandler> handler_;
+  WriteScheduler* scheduler_;
+  ConnectionLimits limits_;
+  uint64_t id_;
+  std::string peer_;
+  std::shared_ptr<Connection> self_;  // until uv_close completes
+  std::function<void(Connection*)> close_hook_;
+
+  std::unique_ptr<char[]> in_;  // [in_start_, in_end_) is unconsumed input
+  size_t in_cap_ = 0;
+  size_t in_start_ = 0;
+  size_t in_end_ = 0;
+
+  std::deque<PendingSlot> slots_;  // slots_[0] is slot head_slot_
+  Slot head_slot_ = 0;
+  Slot next_slot_ = 0;
+  std::string out_;          // ready, not yet handed to uv_write
+  size_t writing_bytes_ = 0; // handed to uv_write, not yet completed
+  bool dirty_ = false;
+  bool reading_ = false;
+  bool close_after_write_ = false;
+  bool closing_ = false;
+  bool handler_closed_ = false;
+  uint64_t bytes_read_ = 0;
+  uint64_t bytes_written_ = 0;
+};
+
+// Collects the connections written to during one loop iteration and flushes each once from a
+// before-sleep hook, so many replies cost one write syscall.
+class WriteScheduler {
+ public:
+  void Add(std::shared_ptr<Connection> conn) { dirty_.push_back(std::move(conn)); }
+  // Before-sleep hook body.
+  void FlushAll();
+
+ private:
+  std::vector<std::shared_ptr<Connection>> dirty_;
+};
+
+}  // namespace saker::net
