@@ -1,0 +1,241 @@
+// QueueManager: the queue engine's whole API for the protocol adapters (memcache, text, thrift,
+// native). It owns every queue, subscription, lease and waiter of the server. A queue is one log;
+// a subscription is a cursor over it (ack floor + acked offsets above it + delivery counts), so
+// fan-out never copies items. See docs/SEMANTICS.md for the rules users see.
+//
+// Threads: every method is loop thread only (STYLE.md), except Open(). Callbacks run on the loop
+// thread, never inline unless said. Disk work goes to the StorageThread (writes, meta.db) and to
+// cold reads off the loop thread.
+//
+// Names: a queue name is 1-200 bytes of [A-Za-z0-9_.:-]. Methods that take `name` accept
+// "queue" (the default subscription, empty name) or "queue+sub" (subscription `sub`). A queue is
+// created on first reference; "queue+sub" on first reference creates `sub` at the latest offset.
+// Bad names give InvalidArgument.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/common/clock.h"
+#include "server/common/event_loop.h"
+#include "server/common/status.h"
+#include "server/queue/queue_config.h"
+#include "server/storage/batch.h"
+#include "server/storage/storage_thread.h"
+
+namespace saker::queue {
+
+// Kestrel's server status. ReadOnly refuses put, flush, delete and flush_expired; Quiescent also
+// refuses get and peek; ack / abort / extend work in every status. Refusals are Unavailable.
+enum class ServerStatus : uint8_t { kUp = 0, kReadOnly = 1, kQuiescent = 2 };
+std::string_view ServerStatusName(ServerStatus status);  // "UP", "READONLY", "QUIESCENT"
+
+// --- Put ------------------------------------------------------------------------------------
+
+struct PutItem {
+  std::string payload;
+  int64_t expiry_ms = 0;  // absolute wall-clock Unix ms; 0 = never
+  std::string key;        // idempotency key; empty = none
+};
+
+struct PutResult {
+  // Items accepted, a prefix of the request (Kestrel): items after the first refused one are
+  // not stored.
+  uint32_t accepted = 0;
+  // Offsets of the accepted items, in request order; a repeated key within the dedupe window
+  // gives the original item's offset.
+  std::vector<uint64_t> offsets;
+  // Why item `accepted` was refused (OK when all were accepted): InvalidArgument (too big),
+  // Busy (queue full and when_full = reject).
+  Status refused;
+};
+using PutDone = std::function<void(Result<PutResult>)>;
+
+// --- Get ------------------------------------------------------------------------------------
+
+struct GetOptions {
+  uint32_t max_items = 1;
+  // How long to wait when fewer than wanted are available: 0 = return at once, < 0 = forever.
+  int64_t timeout_ms = 0;
+  // false: return as soon as at least one item is there (memcache). true: wait until max_items
+  // or the deadline, whichever first (Kestrel thrift get).
+  bool fill = false;
+  // > 0: reliable read, the items are leased for this long. 0 with `reliable`: leased with the
+  // queue's lease_timeout_ms (0 there = until acked, aborted or the owner is released).
+  // Otherwise plain read: acked as they are handed out.
+  int64_t lease_ms = 0;
+  bool reliable = false;
+  // Return the next deliverable items without leasing or acking them.
+  bool peek = false;
+  // Opaque owner of the leases (a memcache connection); 0 = none. See ReleaseOwner().
+  uint64_t owner = 0;
+};
+
+struct Delivery {
+  uint64_t lease_id = 0;  // 0 for plain reads and peeks
+  uint64_t offset = 0;
+  uint32_t delivery_count = 0;  // this delivery included
+  int64_t timestamp_ms = 0;     // when it was put
+  int64_t expiry_ms = 0;
+  std::string_view payload;  // valid while `batch` is held
+  storage::BatchPtr batch;
+};
+using GetDone = std::function<void(Result<std::vector<Delivery>>)>;
+
+// Identifies a parked get; 0 = the get already completed.
+using GetHandle = uint64_t;
+
+// --- Subscriptions and stats -----------------------------------------------------------------
+
+struct StartPosition {
+  enum class Kind : uint8_t { kEarliest, kLatest, kOffset, kTimestamp };
+  Kind kind = Kind::kLatest;
+  uint64_t offset = 0;       // kOffset: first offset to deliver
+  int64_t timestamp_ms = 0;  // kTimestamp: first item put at or after this wall time
+  static StartPosition Earliest() { return {Kind::kEarliest, 0, 0}; }
+  static StartPosition Latest() { return {Kind::kLatest, 0, 0}; }
+  static StartPosition Offset(uint64_t o) { return {Kind::kOffset, o, 0}; }
+  static StartPosition Timestamp(int64_t ms) { return {Kind::kTimestamp, 0, ms}; }
+};
+
+struct SubscriptionStats {
+  std::string name;        // "" = default subscription
+  uint64_t ack_floor = 0;  // every offset below is done
+  uint64_t depth = 0;      // items from the ack floor to the end, not acked (lag in items)
+  uint64_t leased = 0;
+  uint64_t waiters = 0;
+  int64_t oldest_age_ms = 0;  // age of the oldest unacked item (lag in time), 0 if none
+  uint64_t delivered = 0;
+  uint64_t redelivered = 0;
+  uint64_t acked = 0;
+  uint64_t aborted = 0;
+  uint64_t expired = 0;
+  uint64_t dropped = 0;
+  uint64_t dead_lettered = 0;
+};
+
+struct QueueStats {
+  std::string name;
+  uint64_t id = 0;
+  uint64_t first_offset = 1;  // oldest offset still in the log
+  uint64_t next_offset = 1;   // offset the next put gets
+  uint64_t items = 0;         // depth of the slowest subscription
+  uint64_t bytes = 0;         // payload bytes of those items (approximate after restart)
+  uint64_t log_bytes = 0;
+  uint64_t put = 0;
+  uint64_t put_refused = 0;
+  uint64_t deduped = 0;
+  uint64_t dropped = 0;                          // items dropped by when_full = drop_oldest
+  bool failed = false;                           // fail-stop after a write error
+  std::vector<SubscriptionStats> subscriptions;  // default subscription first
+};
+
+// --- The manager -----------------------------------------------------------------------------
+
+class QueueManager {
+ public:
+  // Opens (creating if needed) config.data_dir: meta.db and one folder per queue, recovering
+  // every queue and cursor. Blocking; call before the loop serves clients. `storage` and `loop`
+  // must outlive the manager, and `storage` must be started. The next boot's lease ids differ
+  // from this one's. Corruption / IOError if the data dir cannot be used.
+  static Result<std::unique_ptr<QueueManager>> Open(EngineConfig config, EventLoop* loop,
+                                                    storage::StorageThread* storage,
+                                                    const Clock* clock = SystemClock::Get());
+  ~QueueManager();
+  QueueManager(const QueueManager&) = delete;
+  QueueManager& operator=(const QueueManager&) = delete;
+
+  // Completes every waiter (with what it has), commits every cursor, then runs `done`. After
+  // Close every call is refused with Unavailable. Stop the StorageThread only after `done`.
+  void Close(std::function<void(Status)> done);
+
+  // Appends `items` to `queue` (a subscription suffix is ignored: puts go to the queue).
+  // `done` runs once every accepted item is durable at the queue's sync level, or with the
+  // error that refused the whole put: InvalidArgument (name), Unavailable (status, closed),
+  // IOError (the queue is fail-stop). Items put to one queue during one loop iteration are
+  // written as one batch.
+  void Put(std::string_view queue, std::vector<PutItem> items, PutDone done);
+
+  // Takes up to max_items from `name`'s subscription. `done` runs once (possibly inline, before
+  // Get returns 0), with the items (maybe none after a timeout), or an error: InvalidArgument,
+  // Unavailable (status), NotFound (queue deleted while waiting). Returns a handle while parked.
+  GetHandle Get(std::string_view name, const GetOptions& options, GetDone done);
+  // Drops a parked get at once (its client went away); O(1). Items it already held are
+  // released for redelivery. `done` never runs. False if unknown or already completed.
+  bool CancelGet(GetHandle handle);
+
+  // Lease ids are unique across restarts and can be used from any caller. Unknown ids are
+  // ignored; each returns how many leases it ended / changed.
+  size_t Ack(std::span<const uint64_t> lease_ids);
+  // Makes the items deliverable again after `delay_ms` (< 0: the queue's redelivery delay).
+  size_t Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms = -1);
+  // Sets each lease to expire `lease_ms` from now.
+  size_t Extend(std::span<const uint64_t> lease_ids, int64_t lease_ms);
+
+  // Owner helpers (memcache /close, /abort, confirm, connection close). The oldest lease is the
+  // one handed out first. Confirm/AbortOldest return false if `owner` has no lease on `name`.
+  bool ConfirmOldest(uint64_t owner, std::string_view name);
+  bool AbortOldest(uint64_t owner, std::string_view name);
+  // Kestrel `confirm <q> <count>`: acks the `count` oldest leases, or none (false) if fewer.
+  bool ConfirmCount(uint64_t owner, std::string_view name, size_t count);
+  size_t OwnerLeaseCount(uint64_t owner, std::string_view name) const;
+  // Aborts every lease of `owner` (no redelivery delay); returns how many.
+  size_t ReleaseOwner(uint64_t owner);
+
+  // Subscriptions. Create fails with InvalidArgument if it exists.
+  Status CreateSubscription(std::string_view queue, std::string_view sub, StartPosition start);
+  // Moves a subscription: everything below the new position is acked, everything from it on
+  // is deliverable; its leases are dropped.
+  Status Seek(std::string_view name, StartPosition start);
+  Status DeleteSubscription(std::string_view queue, std::string_view sub);
+  Result<std::vector<SubscriptionStats>> ListSubscriptions(std::string_view queue);
+
+  // Acks everything currently in `name`'s subscription (leases included).
+  Status Flush(std::string_view name);
+  Status FlushAll();
+  // Acks (or moves to expire_to) every expired item of the subscription now; returns the count.
+  Result<uint64_t> FlushExpired(std::string_view name);
+  Result<uint64_t> FlushAllExpired();
+  // Removes the queue, its subscriptions and its files. Parked gets complete with NotFound.
+  Status DeleteQueue(std::string_view queue);
+
+  std::vector<std::string> ListQueues() const;
+  // Stats of one queue (created if missing, as Kestrel's peek). NotFound never; InvalidArgument.
+  Result<QueueStats> GetQueueStats(std::string_view queue);
+  std::vector<QueueStats> AllStats() const;
+
+  // Applies a new config to an existing queue (reload). Limits apply to later puts.
+  Status SetQueueConfig(std::string_view queue, const QueueConfig& config);
+
+  ServerStatus status() const;
+  // Persisted (committed on the storage thread); effective at once.
+  void SetStatus(ServerStatus status);
+
+  // Processes due deadlines (leases, waiters, delayed redelivery). A timer calls this every
+  // tick_ms; tests with a FakeClock call it after Advance().
+  void Tick();
+  // Commits pending cursor changes now (normally every commit_interval_ms); `done` runs when
+  // they are in meta.db.
+  void CommitCursors(std::function<void(Status)> done);
+
+  class Impl;
+
+ private:
+  explicit QueueManager(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "queue+sub" into its parts and validates both (DESIGN.md name rules).
+struct QueueName {
+  std::string_view queue;
+  std::string_view subscription;  // "" = default
+};
+Result<QueueName> ParseQueueName(std::string_view name);
+bool IsValidName(std::string_view name);
+
+}  // namespace saker::queue
