@@ -1,0 +1,116 @@
+// Tests of server/storage/meta_store: schema, cursor ops, dedupe keys, settings, reopen.
+#include "server/storage/meta_store.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testutil/testutil.h"
+
+namespace saker::storage {
+namespace {
+
+using Type = CursorOp::Type;
+
+class MetaStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<MetaStore> OpenStore() {
+    auto r = MetaStore::Open(dir_.Join("meta.db"));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return std::move(r).value();
+  }
+  static CursorOp Op(Type t, const std::string& sub, uint64_t offset, uint32_t count = 0) {
+    return CursorOp{t, 1, sub, offset, count};
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(MetaStoreTest, EmptyStoreLoadsNothingAndHasLatestSchema) {
+  auto store = OpenStore();
+  EXPECT_EQ(store->schema_version(), 1);
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_TRUE(snap->queues.empty());
+  EXPECT_TRUE(snap->subscriptions.empty());
+}
+
+TEST_F(MetaStoreTest, CursorOpsSurviveReopen) {
+  {
+    auto store = OpenStore();
+    MetaBatch b;
+    b.create_queues.push_back({1, "orders", 123});
+    b.cursor_ops = {Op(Type::kCreate, "", 1),        Op(Type::kCreate, "audit", 5),
+                    Op(Type::kAck, "", 3),           Op(Type::kAck, "", 4),
+                    Op(Type::kFloor, "", 2),         Op(Type::kDeliveries, "", 2, 3),
+                    Op(Type::kDeliveries, "", 2, 2), Op(Type::kAck, "audit", 4)};
+    b.settings["status"] = "READONLY";
+    ASSERT_TRUE(store->Commit(b).ok());
+  }
+  auto store = OpenStore();
+  EXPECT_EQ(store->schema_version(), 1);
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->queues.size(), 1u);
+  EXPECT_EQ(snap->queues[0].name, "orders");
+  EXPECT_EQ(snap->queues[0].created_ms, 123);
+  ASSERT_EQ(snap->subscriptions.size(), 2u);
+  const SubscriptionRecord& def = snap->subscriptions[0];
+  EXPECT_EQ(def.name, "");
+  EXPECT_EQ(def.ack_floor, 2u);
+  EXPECT_EQ(def.acked, (std::vector<uint64_t>{3, 4}));
+  ASSERT_EQ(def.deliveries.size(), 1u);
+  EXPECT_EQ(def.deliveries[0], (std::pair<uint64_t, uint32_t>{2, 3}));  // counts never drop
+  // An ack below the floor is not stored.
+  EXPECT_TRUE(snap->subscriptions[1].acked.empty());
+  EXPECT_EQ(snap->settings["status"], "READONLY");
+}
+
+TEST_F(MetaStoreTest, FloorDropsStateBelowAndSeekDropsAll) {
+  auto store = OpenStore();
+  MetaBatch b;
+  b.create_queues.push_back({1, "q", 0});
+  b.cursor_ops = {Op(Type::kCreate, "", 1), Op(Type::kAck, "", 5), Op(Type::kAck, "", 9),
+                  Op(Type::kDeliveries, "", 7, 1), Op(Type::kFloor, "", 6)};
+  ASSERT_TRUE(store->Commit(b).ok());
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->subscriptions[0].acked, (std::vector<uint64_t>{9}));
+  EXPECT_EQ(snap->subscriptions[0].deliveries.size(), 1u);
+  MetaBatch seek;
+  seek.cursor_ops = {Op(Type::kSeek, "", 2)};
+  ASSERT_TRUE(store->Commit(seek).ok());
+  snap = store->Load();
+  EXPECT_EQ(snap->subscriptions[0].ack_floor, 2u);
+  EXPECT_TRUE(snap->subscriptions[0].acked.empty());
+  EXPECT_TRUE(snap->subscriptions[0].deliveries.empty());
+}
+
+TEST_F(MetaStoreTest, DedupeKeysAreForgottenByAgeAndDeletedWithQueue) {
+  auto store = OpenStore();
+  MetaBatch b;
+  b.create_queues = {{1, "a", 0}, {2, "b", 0}};
+  b.dedupe_keys = {{1, "k1", 10, 1000}, {1, "k2", 11, 2000}, {2, "k1", 3, 2000}};
+  b.dedupe_through = {{1, 11}, {2, 3}};
+  ASSERT_TRUE(store->Commit(b).ok());
+  MetaBatch forget;
+  forget.dedupe_forget_before_ms = 1500;
+  forget.delete_queues = {2};
+  ASSERT_TRUE(store->Commit(forget).ok());
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->queues.size(), 1u);
+  ASSERT_EQ(snap->dedupe_keys.size(), 1u);
+  EXPECT_EQ(snap->dedupe_keys[0].key, "k2");
+  EXPECT_EQ(snap->dedupe_through[1], 11u);
+}
+
+TEST_F(MetaStoreTest, DeleteSubscriptionRemovesItsCursor) {
+  auto store = OpenStore();
+  MetaBatch b;
+  b.create_queues = {{1, "a", 0}};
+  b.cursor_ops = {Op(Type::kCreate, "x", 1), Op(Type::kAck, "x", 2), Op(Type::kDelete, "x", 0)};
+  ASSERT_TRUE(store->Commit(b).ok());
+  auto snap = store->Load();
+  EXPECT_TRUE(snap->subscriptions.empty());
+}
+
+}  // namespace
+}  // namespace saker::storage
