@@ -40,18 +40,22 @@ std::string PeerName(uv_tcp_t* tcp) {
 }  // namespace
 
 Connection::Connection(std::unique_ptr<ProtocolHandler> h, WriteScheduler* scheduler,
-                       ConnectionLimits limits, uint64_t id)
-    : handler_(std::move(h)), scheduler_(scheduler), limits_(limits), id_(id) {}
+                       ConnectionLimits limits, ConnectionCounters* counters, uint64_t id)
+    : handler_(std::move(h)),
+      scheduler_(scheduler),
+      limits_(limits),
+      counters_(counters),
+      id_(id) {}
 
 Connection::~Connection() = default;
 
 std::shared_ptr<Connection> Connection::Accept(uv_stream_t* server,
                                                std::unique_ptr<ProtocolHandler> handler,
                                                WriteScheduler* scheduler, ConnectionLimits limits,
-                                               uint64_t id) {
+                                               ConnectionCounters* counters, uint64_t id) {
   static auto& log = logging::Get("net");
   std::shared_ptr<Connection> conn(
-      new Connection(std::move(handler), scheduler, limits, id));
+      new Connection(std::move(handler), scheduler, limits, counters, id));
   SAKER_CHECK(uv_tcp_init(server->loop, &conn->tcp_) == 0);
   conn->tcp_.data = conn.get();
   conn->self_ = conn;
@@ -107,7 +111,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   // Keep the connection alive while the handler runs, even if it closes it.
   std::shared_ptr<Connection> hold = c->self_;
   c->in_end_ += static_cast<size_t>(nread);
-  c->bytes_read_ += static_cast<uint64_t>(nread);
+  c->counters_->bytes_read += static_cast<uint64_t>(nread);
   if (c->closing_ || c->close_after_write_) return;
   c->handler_->OnData(c);
   if (!c->closing_ && c->in_end_ - c->in_start_ > c->limits_.max_request_bytes) {
@@ -170,7 +174,7 @@ void Connection::Flush() {
       return;
     }
     size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-    bytes_written_ += written;
+    counters_->bytes_written += written;
     if (written < out_.size()) {
       auto* w = new WriteReq;
       w->data.assign(out_, written, std::string::npos);
@@ -203,7 +207,7 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
   if (status < 0) {
     c->Close();
   } else {
-    c->bytes_written_ += w->data.size();
+    c->counters_->bytes_written += w->data.size();
     if (c->close_after_write_ && c->slots_.empty() && c->out_.empty() &&
         c->writing_bytes_ == 0) {
       c->Close();

@@ -36,6 +36,15 @@ class ProtocolHandler {
   virtual void OnClose(Connection* conn) = 0;
 };
 
+// Server-wide connection counters, shared by every listener.
+struct ConnectionCounters {
+  uint64_t current = 0;
+  uint64_t total = 0;
+  uint64_t refused = 0;  // over max_connections
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+};
+
 struct ConnectionLimits {
   size_t max_request_bytes = 16u << 20;  // input buffered without a whole request → close
   size_t output_high_water = 4u << 20;   // pending output that pauses reading
@@ -53,7 +62,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static std::shared_ptr<Connection> Accept(uv_stream_t* server,
                                             std::unique_ptr<ProtocolHandler> handler,
                                             WriteScheduler* scheduler, ConnectionLimits limits,
-                                            uint64_t id);
+                                            ConnectionCounters* counters, uint64_t id);
   ~Connection();
 
   void StartReading();
@@ -88,13 +97,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
   ProtocolHandler* handler() { return handler_.get(); }
-  uint64_t bytes_read() const { return bytes_read_; }
-  uint64_t bytes_written() const { return bytes_written_; }
 
  private:
   friend class WriteScheduler;
   Connection(std::unique_ptr<ProtocolHandler> h, WriteScheduler* scheduler,
-             ConnectionLimits limits, uint64_t id);
+             ConnectionLimits limits, ConnectionCounters* counters, uint64_t id);
 
   struct PendingSlot {
     bool ready = false;
@@ -116,6 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<ProtocolHandler> handler_;
   WriteScheduler* scheduler_;
   ConnectionLimits limits_;
+  ConnectionCounters* counters_;
   uint64_t id_;
   std::string peer_;
   std::shared_ptr<Connection> self_;  // until uv_close completes
@@ -136,8 +144,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_write_ = false;
   bool closing_ = false;
   bool handler_closed_ = false;
-  uint64_t bytes_read_ = 0;
-  uint64_t bytes_written_ = 0;
 };
 
 // Collects the connections written to during one loop iteration and flushes each once from a

@@ -4,6 +4,10 @@
 #include "server/common/logging.h"
 
 namespace saker::net {
+namespace {
+// Connection ids are unique across listeners: the queue engine uses them as lease owners.
+uint64_t g_next_connection_id = 1;
+}  // namespace
 
 Listener::Listener(uv_loop_t* loop, std::string name, HandlerFactory factory,
                    WriteScheduler* scheduler, ConnectionLimits limits,
@@ -58,7 +62,7 @@ void Listener::OnAccept(uv_stream_t* server, int status) {
     return;
   }
   auto conn = Connection::Accept(server, self->factory_(), self->scheduler_, self->limits_,
-                                 self->next_id_++);
+                                 self->counters_, g_next_connection_id++);
   if (!conn) return;
   if (self->counters_->current >= self->max_connections_) {
     self->counters_->refused++;

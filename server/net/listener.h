@@ -11,13 +11,9 @@
 #include "server/common/status.h"
 #include "server/net/connection.h"
 
+
 namespace saker::net {
 
-struct ConnectionCounters {
-  uint64_t current = 0;
-  uint64_t total = 0;
-  uint64_t refused = 0;  // over max_connections
-};
 
 class Listener {
  public:
@@ -58,7 +54,6 @@ class Listener {
   uv_tcp_t* tcp_ = nullptr;  // freed by its close callback
   std::string bound_;
   int port_ = 0;
-  uint64_t next_id_ = 1;
 };
 
 }  // namespace saker::net

@@ -1,0 +1,314 @@
+// Renderings of the server's statistics. Kestrel's names are a contract with monitoring
+// scripts (kestrel.md §5); the Prometheus names follow its naming rules (saker_ prefix,
+// _total counters, seconds).
+#include "server/admin/stats.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace saker::admin {
+namespace {
+
+// Kestrel showed a fan-out child as its own queue "parent+child".
+std::string KestrelName(const queue::QueueStats& q, const queue::SubscriptionStats& sub) {
+  return sub.name.empty() ? q.name : q.name + "+" + sub.name;
+}
+
+void Stat(std::string* out, std::string_view name, uint64_t value) {
+  *out += fmt::format("STAT {} {}\r\n", name, value);
+}
+
+std::vector<std::pair<std::string, uint64_t>> QueueFields(const queue::QueueStats& q,
+                                                         const queue::SubscriptionStats& sub) {
+  bool primary = sub.name.empty();
+  return {{"items", sub.depth},
+          {"bytes", primary ? q.bytes : 0},
+          {"total_items", q.put},
+          {"logsize", q.log_bytes},
+          {"expired_items", sub.expired},
+          {"mem_items", sub.depth},
+          {"mem_bytes", primary ? q.bytes : 0},
+          {"age", static_cast<uint64_t>(std::max<int64_t>(0, sub.oldest_age_ms))},
+          {"discarded", sub.dropped},
+          {"waiters", sub.waiters},
+          {"open_transactions", sub.leased},
+          {"transactions", sub.delivered},
+          {"canceled_transactions", sub.aborted},
+          {"total_flushes", 0},
+          {"journal_rewrites", 0},
+          {"journal_rotations", 0}};
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+uint64_t TotalItems(const Snapshot& s) {
+  uint64_t n = 0;
+  for (const auto& q : s.queues) {
+    if (!q.subscriptions.empty()) n += q.subscriptions.front().depth;
+  }
+  return n;
+}
+
+uint64_t TotalBytes(const Snapshot& s) {
+  uint64_t n = 0;
+  for (const auto& q : s.queues) n += q.bytes;
+  return n;
+}
+
+}  // namespace
+
+std::string KestrelStats(const Snapshot& s) {
+  const ServerCounters& c = *s.counters;
+  std::string out;
+  Stat(&out, "uptime", static_cast<uint64_t>((s.now_wall_ms - c.start_wall_ms) / 1000));
+  Stat(&out, "time", static_cast<uint64_t>(s.now_wall_ms / 1000));
+  out += fmt::format("STAT version {}\r\n", SAKER_VERSION);
+  Stat(&out, "curr_items", TotalItems(s));
+  Stat(&out, "total_items", c.total_items);
+  Stat(&out, "bytes", TotalBytes(s));
+  Stat(&out, "reserved_memory_ratio", 0);
+  Stat(&out, "curr_connections", c.connections.current);
+  Stat(&out, "total_connections", c.connections.total);
+  Stat(&out, "cmd_get", c.cmd_get);
+  Stat(&out, "cmd_set", c.cmd_set);
+  Stat(&out, "cmd_peek", c.cmd_peek);
+  Stat(&out, "get_hits", c.get_hits);
+  Stat(&out, "get_misses", c.get_misses);
+  Stat(&out, "bytes_read", c.connections.bytes_read);
+  Stat(&out, "bytes_written", c.connections.bytes_written);
+  Stat(&out, "queue_creates", c.queue_creates);
+  Stat(&out, "queue_deletes", c.queue_deletes);
+  Stat(&out, "queue_expires", 0);
+  for (const auto& q : s.queues) {
+    for (const auto& sub : q.subscriptions) {
+      std::string name = KestrelName(q, sub);
+      for (const auto& [field, value] : QueueFields(q, sub)) {
+        out += fmt::format("STAT queue_{}_{} {}\r\n", name, field, value);
+      }
+    }
+    if (q.subscriptions.size() > 1) {
+      std::string children;
+      for (size_t i = 1; i < q.subscriptions.size(); i++) {
+        if (!children.empty()) children += ",";
+        children += q.name + "+" + q.subscriptions[i].name;
+      }
+      out += fmt::format("STAT queue_{}_children {}\r\n", q.name, children);
+    }
+  }
+  out += "END\r\n";
+  return out;
+}
+
+std::string KestrelDumpStats(const Snapshot& s, const std::vector<std::string>& only) {
+  std::string out;
+  for (const auto& q : s.queues) {
+    for (const auto& sub : q.subscriptions) {
+      std::string name = KestrelName(q, sub);
+      if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+      out += fmt::format("queue '{}' {{\r\n", name);
+      for (const auto& [field, value] : QueueFields(q, sub)) {
+        out += fmt::format("  {}={}\r\n", field, value);
+      }
+      out += "}\r\n";
+    }
+  }
+  out += "END\r\n";
+  return out;
+}
+
+std::string Prometheus(const Snapshot& s) {
+  const ServerCounters& c = *s.counters;
+  std::string out;
+  auto gauge = [&](std::string_view name, std::string_view help, double v) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
+  };
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
+  };
+  gauge("saker_up", "1 while the server serves; status is in saker_status.", 1);
+  out += fmt::format("# HELP saker_status Server status (1 for the current one).\n"
+                     "# TYPE saker_status gauge\nsaker_status{{status=\"{}\"}} 1\n",
+                     s.status);
+  gauge("saker_uptime_seconds", "Seconds since start.",
+        static_cast<double>(s.now_wall_ms - c.start_wall_ms) / 1000.0);
+  gauge("saker_connections", "Open client connections.",
+        static_cast<double>(c.connections.current));
+  counter("saker_connections_total", "Accepted client connections.", c.connections.total);
+  counter("saker_connections_refused_total", "Connections refused over max_connections.",
+          c.connections.refused);
+  counter("saker_bytes_read_total", "Bytes read from clients.", c.connections.bytes_read);
+  counter("saker_bytes_written_total", "Bytes written to clients.",
+          c.connections.bytes_written);
+  counter("saker_protocol_errors_total", "Malformed requests on any protocol.",
+          c.protocol_errors);
+  counter("saker_get_requests_total", "Get requests on any protocol.", c.cmd_get);
+  counter("saker_put_requests_total", "Put requests on any protocol.", c.cmd_set);
+  counter("saker_get_hits_total", "Gets that returned items.", c.get_hits);
+  counter("saker_get_misses_total", "Gets that returned nothing.", c.get_misses);
+  counter("saker_storage_fsyncs_total", "fdatasync calls by the storage thread.", s.storage.syncs);
+  counter("saker_storage_bytes_written_total", "Bytes written to segments.", s.storage.bytes);
+  gauge("saker_storage_fsync_seconds_avg", "Mean fdatasync time since start.",
+        s.storage.syncs ? static_cast<double>(s.storage.sync_ns_total) / 1e9 /
+                              static_cast<double>(s.storage.syncs)
+                        : 0.0);
+  out += "# HELP saker_put_latency_seconds Put request to durable reply.\n"
+         "# TYPE saker_put_latency_seconds histogram\n";
+  c.put_latency.AppendPrometheus(&out, "saker_put_latency_seconds", "");
+  out += "# HELP saker_get_latency_seconds Get request to items handed out (hits).\n"
+         "# TYPE saker_get_latency_seconds histogram\n";
+  c.get_latency.AppendPrometheus(&out, "saker_get_latency_seconds", "");
+
+  struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+  };
+  static constexpr Family kQueueFamilies[] = {
+      {"saker_queue_put_items_total", "counter", "Items put."},
+      {"saker_queue_log_bytes", "gauge", "Bytes of the queue's log segments."},
+      {"saker_queue_next_offset", "gauge", "Offset the next put gets."},
+      {"saker_queue_dropped_total", "counter", "Items dropped by when_full = drop_oldest."},
+      {"saker_queue_failed", "gauge", "1 if the queue is fail-stop after a write error."}};
+  for (const auto& f : kQueueFamilies) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", f.name, f.help, f.type);
+    for (const auto& q : s.queues) {
+      uint64_t v = 0;
+      std::string_view n = f.name;
+      if (n == "saker_queue_put_items_total") v = q.put;
+      if (n == "saker_queue_log_bytes") v = q.log_bytes;
+      if (n == "saker_queue_next_offset") v = q.next_offset;
+      if (n == "saker_queue_dropped_total") v = q.dropped;
+      if (n == "saker_queue_failed") v = q.failed ? 1 : 0;
+      out += fmt::format("{}{{queue=\"{}\"}} {}\n", f.name, q.name, v);
+    }
+  }
+  static constexpr Family kSubFamilies[] = {
+      {"saker_subscription_depth", "gauge", "Items not yet acked (lag in items)."},
+      {"saker_subscription_lag_seconds", "gauge", "Age of the oldest unacked item."},
+      {"saker_subscription_leased", "gauge", "Items leased to workers."},
+      {"saker_subscription_waiters", "gauge", "Blocked gets."},
+      {"saker_subscription_delivered_total", "counter", "Items handed out."},
+      {"saker_subscription_redelivered_total", "counter", "Items handed out again."},
+      {"saker_subscription_acked_total", "counter", "Items acked."},
+      {"saker_subscription_expired_total", "counter", "Items skipped as expired."},
+      {"saker_subscription_dead_lettered_total", "counter", "Items sent to the DLQ."}};
+  for (const auto& f : kSubFamilies) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", f.name, f.help, f.type);
+    for (const auto& q : s.queues) {
+      for (const auto& sub : q.subscriptions) {
+        double v = 0;
+        std::string_view n = f.name;
+        if (n == "saker_subscription_depth") v = static_cast<double>(sub.depth);
+        if (n == "saker_subscription_lag_seconds") v = static_cast<double>(sub.oldest_age_ms) / 1e3;
+        if (n == "saker_subscription_leased") v = static_cast<double>(sub.leased);
+        if (n == "saker_subscription_waiters") v = static_cast<double>(sub.waiters);
+        if (n == "saker_subscription_delivered_total") v = static_cast<double>(sub.delivered);
+        if (n == "saker_subscription_redelivered_total") v = static_cast<double>(sub.redelivered);
+        if (n == "saker_subscription_acked_total") v = static_cast<double>(sub.acked);
+        if (n == "saker_subscription_expired_total") v = static_cast<double>(sub.expired);
+        if (n == "saker_subscription_dead_lettered_total") v = static_cast<double>(sub.dead_lettered);
+        out += fmt::format("{}{{queue=\"{}\",subscription=\"{}\"}} {}\n", f.name, q.name,
+                           sub.name, v);
+      }
+    }
+  }
+  return out;
+}
+
+std::string Json(const Snapshot& s) {
+  const ServerCounters& c = *s.counters;
+  std::string out = "{";
+  out += fmt::format(
+      "\"version\":\"{}\",\"status\":\"{}\",\"uptime_s\":{},\"connections\":{},"
+      "\"total_connections\":{},\"cmd_get\":{},\"cmd_set\":{},\"get_hits\":{},\"get_misses\":{},"
+      "\"total_items\":{},\"protocol_errors\":{},\"fsyncs\":{},"
+      "\"put_latency_p99_us\":{},\"get_latency_p99_us\":{},\"queues\":[",
+      SAKER_VERSION, s.status, (s.now_wall_ms - c.start_wall_ms) / 1000, c.connections.current,
+      c.connections.total, c.cmd_get, c.cmd_set, c.get_hits, c.get_misses, c.total_items,
+      c.protocol_errors, s.storage.syncs, c.put_latency.QuantileUs(0.99),
+      c.get_latency.QuantileUs(0.99));
+  for (size_t i = 0; i < s.queues.size(); i++) {
+    const auto& q = s.queues[i];
+    if (i) out += ",";
+    out += fmt::format(
+        "{{\"name\":\"{}\",\"items\":{},\"bytes\":{},\"log_bytes\":{},\"first_offset\":{},"
+        "\"next_offset\":{},\"put\":{},\"dropped\":{},\"failed\":{},\"subscriptions\":[",
+        JsonEscape(q.name), q.items, q.bytes, q.log_bytes, q.first_offset, q.next_offset, q.put,
+        q.dropped, q.failed ? "true" : "false");
+    for (size_t k = 0; k < q.subscriptions.size(); k++) {
+      const auto& sub = q.subscriptions[k];
+      if (k) out += ",";
+      out += fmt::format(
+          "{{\"name\":\"{}\",\"depth\":{},\"ack_floor\":{},\"leased\":{},\"waiters\":{},"
+          "\"oldest_age_ms\":{},\"delivered\":{},\"redelivered\":{},\"acked\":{},"
+          "\"expired\":{},\"dead_lettered\":{}}}",
+          JsonEscape(sub.name), sub.depth, sub.ack_floor, sub.leased, sub.waiters,
+          sub.oldest_age_ms, sub.delivered, sub.redelivered, sub.acked, sub.expired,
+          sub.dead_lettered);
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string StatusPage(const Snapshot& s) {
+  const ServerCounters& c = *s.counters;
+  std::string out =
+      "<!doctype html><html><head><meta charset=\"utf-8\"><title>saker</title>"
+      "<meta http-equiv=\"refresh\" content=\"5\"><style>body{font-family:sans-serif;margin:2em}"
+      "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
+      "text-align:right}th:first-child,td:first-child{text-align:left}</style></head><body>";
+  out += fmt::format(
+      "<h1>saker {}</h1><p>status <b>{}</b> &middot; up {} s &middot; {} connections &middot; "
+      "{} puts &middot; {} gets &middot; put p99 &le; {} &micro;s</p>",
+      SAKER_VERSION, s.status, (s.now_wall_ms - c.start_wall_ms) / 1000, c.connections.current,
+      c.cmd_set, c.cmd_get, c.put_latency.QuantileUs(0.99));
+  out +=
+      "<table><tr><th>queue</th><th>subscription</th><th>depth</th><th>lag (s)</th>"
+      "<th>leased</th><th>waiters</th><th>delivered</th><th>acked</th><th>put</th>"
+      "<th>log bytes</th></tr>";
+  for (const auto& q : s.queues) {
+    for (const auto& sub : q.subscriptions) {
+      out += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{}</td>"
+          "<td>{}</td><td>{}</td><td>{}</td></tr>",
+          HtmlEscape(q.name), sub.name.empty() ? "(default)" : HtmlEscape(sub.name), sub.depth,
+          static_cast<double>(sub.oldest_age_ms) / 1e3, sub.leased, sub.waiters, sub.delivered,
+          sub.acked, q.put, q.log_bytes);
+    }
+  }
+  out += "</table><p><a href=\"/metrics\">/metrics</a> &middot; "
+         "<a href=\"/stats.json\">/stats.json</a></p></body></html>\n";
+  return out;
+}
+
+}  // namespace saker::admin
