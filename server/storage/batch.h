@@ -22,6 +22,30 @@ struct RecordView {
   std::string_view payload;  // the item
 };
 
+// The fixed part of every batch (FORMAT.md "Batch"). Little-endian on disk.
+inline constexpr uint32_t kBatchMagic = 0x42524b53;  // bytes "SKRB"
+inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr size_t kBatchHeaderBytes = 48;
+inline constexpr size_t kRecordHeaderBytes = 24;
+// Largest batch a reader accepts; anything longer is a bad length.
+inline constexpr uint32_t kMaxBatchBytes = 64u << 20;
+
+struct BatchHeader {
+  uint32_t length = 0;  // whole batch, header included
+  uint32_t crc = 0;     // masked CRC32C of bytes [12, length)
+  uint16_t version = 0;
+  uint16_t flags = 0;
+  uint64_t epoch = 0;
+  uint64_t base_offset = 0;
+  uint32_t count = 0;
+  int64_t max_timestamp_ms = 0;
+
+  // Decodes and checks magic, version, length bounds and count of the first
+  // kBatchHeaderBytes of `bytes` (precondition: at least that many). Corruption says what
+  // is wrong; the CRC is checked by Batch::Parse.
+  static Result<BatchHeader> Decode(std::string_view bytes);
+};
+
 class Batch;
 using BatchPtr = std::shared_ptr<const Batch>;
 
@@ -61,8 +85,7 @@ class Batch {
 // Accumulates records, then encodes them as one batch. Reusable after Finish().
 class BatchBuilder {
  public:
-  void Add(int64_t timestamp_ms, int64_t expiry_ms, std::string_view key,
-           std::string_view payload);
+  void Add(int64_t timestamp_ms, int64_t expiry_ms, std::string_view key, std::string_view payload);
   size_t count() const { return count_; }
   // Encoded size the batch will have.
   size_t size_bytes() const;

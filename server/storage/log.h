@@ -8,8 +8,11 @@
 // time as the writer works; it sees only whole batches that were written before it started.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +26,7 @@
 namespace saker::storage {
 
 class FdCache;
+class File;
 
 struct LogOptions {
   // Roll to a new segment once the active one reaches this many bytes...
@@ -32,6 +36,9 @@ struct LogOptions {
   // One sparse index entry per this many segment bytes.
   uint32_t index_interval_bytes = 4096;
   SyncPolicy sync;
+  // After a cold Read, the kernel is asked to read this many bytes beyond it
+  // (posix_fadvise WILLNEED), so a reader draining a backlog finds them in the page cache.
+  uint64_t readahead_bytes = 1 << 20;
   // Shared descriptor cache; nullptr = the log opens and keeps its own (tests, tools).
   FdCache* fd_cache = nullptr;
   const Clock* clock = SystemClock::Get();
@@ -46,6 +53,9 @@ struct LogStats {
   size_t segment_count = 0;
   uint64_t last_epoch = 0;
 };
+
+// The file operations a test can make fail (Log::TEST_SetFault).
+enum class FileOp { kWrite, kSync };
 
 class Log {
  public:
@@ -67,7 +77,7 @@ class Log {
   Status Sync();
 
   // Replication: cuts the log back so next_offset() == offset (offset must be in
-  // [first_offset, next_offset]), durably.
+  // [first_offset, next_offset] and a batch boundary, else InvalidArgument), durably.
   Status Truncate(uint64_t offset);
   // Replication: Truncate(batch.base_offset()) then Append(batch).
   Status AppendAt(const Batch& batch);
@@ -88,17 +98,50 @@ class Log {
   const std::string& dir() const { return dir_; }
   const LogOptions& options() const { return options_; }
 
+  // Test hook (writer thread, before use): `fault` runs before every write and fdatasync of
+  // the log's files; a non-OK Status makes that call fail as the system call would have, so
+  // tests can prove fail-stop. An empty function removes the hook.
+  void TEST_SetFault(std::function<Status(FileOp)> fault) { fault_ = std::move(fault); }
+
  private:
   struct Segment;
+  struct IndexEntry {
+    uint64_t offset;
+    uint64_t position;
+  };
   Log(std::string dir, LogOptions options);
+
+  std::string Prefix() const;  // "[queue=orders]"
+  std::string SegmentPath(uint64_t base_offset, const char* ext) const;
+  Result<std::shared_ptr<File>> FileOf(Segment& seg, bool create = false) const;
+  Status Fail(Status status);
+  Status WriteAt(Segment& seg, const iovec* iov, int iovcnt, uint64_t position);
+  Status SyncFile(Segment& seg);
+  Status SyncDir();
+  Status Roll(uint64_t base_offset);
+  Status RecoverTail();
+  Status LoadIndex(Segment& seg) const;
+  void WriteIndex(Segment& seg);
+  Status ReadFromSegment(Segment& seg, uint64_t limit, uint64_t offset, size_t max_bytes,
+                         size_t* collected, std::vector<BatchPtr>* out) const;
+  // Calls fn(position, header) for each batch header of `seg` from `position` to `limit`.
+  Status ScanHeaders(Segment& seg, uint64_t position, uint64_t limit,
+                     const std::function<bool(uint64_t, const BatchHeader&)>& fn) const;
+  Status RemoveSegmentFiles(const Segment& seg);
+  void AddIndexEntry(Segment& seg, uint64_t offset, uint64_t position);
 
   std::string dir_;
   LogOptions options_;
   std::atomic<uint64_t> first_offset_{1};
   std::atomic<uint64_t> next_offset_{1};
   std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> last_epoch_{0};
   mutable std::mutex mu_;  // guards segments_ (readers vs. roll / delete / truncate)
   std::vector<std::shared_ptr<Segment>> segments_;
+  // Writer thread only.
+  bool active_dirty_ = false;  // the active segment has unsynced writes
+  bool dir_dirty_ = false;     // a segment was created or deleted since the last dir fsync
+  std::function<Status(FileOp)> fault_;
 };
 
 }  // namespace saker::storage

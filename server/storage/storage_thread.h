@@ -22,10 +22,10 @@ namespace saker::storage {
 using Done = std::function<void(Status)>;
 
 struct StorageStats {
-  uint64_t appends = 0;      // batches written
-  uint64_t bytes = 0;        // bytes written
-  uint64_t syncs = 0;        // fdatasync calls
-  uint64_t commits = 0;      // hand-offs processed
+  uint64_t appends = 0;  // batches written
+  uint64_t bytes = 0;    // bytes written
+  uint64_t syncs = 0;    // fdatasync calls
+  uint64_t commits = 0;  // hand-offs processed
   uint64_t sync_ns_total = 0;
 };
 
@@ -70,7 +70,7 @@ class StorageThread {
   std::vector<Op> queued_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
   bool running_ = false;
-  StorageStats stats_;      // guarded by mu_
+  StorageStats stats_;  // guarded by mu_
 };
 
 }  // namespace saker::storage
