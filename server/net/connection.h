@@ -89,7 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CloseAfterWrite();
   // Closes now; unwritten output is dropped.
   void Close();
-  bool closed() const { return closing_; }
+  // True once Close() or CloseAfterWrite() was called: serve no more requests.
+  bool closed() const { return closing_ || close_after_write_; }
 
   // Runs once after the handler's OnClose (the listener uses it to count connections).
   void set_close_hook(std::function<void(Connection*)> hook) { close_hook_ = std::move(hook); }
