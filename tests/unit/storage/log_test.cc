@@ -1,0 +1,487 @@
+// Log: format edge cases in the manner of leveldb's log_test (empty, exact fills, torn header,
+// torn payload, bad length, bad CRC, reopen), rolls, truncate, append_at, delete_below,
+// reads across segments, the fd cache and fault injection.
+#include "server/storage/log.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "server/common/coding.h"
+#include "server/storage/fd_cache.h"
+#include "tests/testutil/fake_clock.h"
+#include "tests/testutil/testutil.h"
+
+namespace saker::storage {
+namespace {
+
+constexpr size_t kPayload = 100;
+// One record of kPayload bytes, no key.
+constexpr size_t kOneRecordBatch = kBatchHeaderBytes + kRecordHeaderBytes + kPayload;
+
+class LogTest : public ::testing::Test {
+ protected:
+  LogOptions Options() {
+    LogOptions o;
+    o.clock = &clock_;
+    o.name = "queue=test";
+    o.segment_bytes = segment_bytes_;
+    o.index_interval_bytes = 256;
+    o.fd_cache = cache_;
+    return o;
+  }
+  std::unique_ptr<Log> Open() {
+    auto log = Log::Open(dir_.path(), Options());
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+  Status OpenStatus() { return Log::Open(dir_.path(), Options()).status(); }
+
+  BatchPtr Make(uint64_t base, int n, uint64_t epoch = 0) {
+    BatchBuilder b;
+    for (int i = 0; i < n; i++) {
+      b.Add(clock_.NowWallMs(), 0, "", test::MakePayload(base + i, kPayload));
+    }
+    return b.Finish(epoch, base);
+  }
+  // Appends `batches` batches of one record each.
+  void AppendN(Log* log, int batches) {
+    for (int i = 0; i < batches; i++) {
+      ASSERT_TRUE(log->Append(*Make(log->next_offset(), 1)).ok());
+    }
+  }
+  // Every offset in [from, to) reads back with its payload.
+  void ExpectReadable(Log* log, uint64_t from, uint64_t to) {
+    uint64_t o = from;
+    while (o < to) {
+      auto r = log->Read(o, 1000);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_FALSE(r->empty()) << o;
+      for (const auto& b : *r) {
+        for (const auto& rec : b->records()) {
+          if (rec.offset < o) continue;
+          ASSERT_EQ(rec.offset, o);
+          ASSERT_EQ(rec.payload, test::MakePayload(o, kPayload));
+          o++;
+        }
+      }
+    }
+    EXPECT_EQ(o, to);
+  }
+  std::string SegmentFile(uint64_t base, const char* ext = "log") {
+    char name[32];
+    std::snprintf(name, sizeof name, "%020llu.%s", static_cast<unsigned long long>(base), ext);
+    return dir_.Join(name);
+  }
+  uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
+  void Resize(const std::string& path, uint64_t size) { std::filesystem::resize_file(path, size); }
+  void Poke(const std::string& path, uint64_t position, const std::string& bytes) {
+    int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(position)),
+              static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  }
+  void Flip(const std::string& path, uint64_t position) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(position));
+    char c = 0;
+    in.get(c);
+    Poke(path, position, std::string(1, static_cast<char>(c ^ 0x55)));
+  }
+
+  test::TempDir dir_;
+  test::FakeClock clock_;
+  uint64_t segment_bytes_ = 64 << 20;
+  FdCache* cache_ = nullptr;
+};
+
+TEST_F(LogTest, EmptyLogStartsAtOne) {
+  auto log = Open();
+  EXPECT_EQ(log->first_offset(), 1u);
+  EXPECT_EQ(log->next_offset(), 1u);
+  auto r = log->Read(1, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  EXPECT_TRUE(std::filesystem::exists(SegmentFile(1)));
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->next_offset(), 1u);
+}
+
+TEST_F(LogTest, AppendAndReadBack) {
+  auto log = Open();
+  ASSERT_TRUE(log->Append(*Make(1, 3, 5)).ok());
+  ASSERT_TRUE(log->Append(*Make(4, 2, 5)).ok());
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->next_offset(), 6u);
+  EXPECT_EQ(log->stats().last_epoch, 5u);
+  ExpectReadable(log.get(), 1, 6);
+  auto r = log->Read(5, 1);  // inside the second batch: the whole batch
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0]->base_offset(), 4u);
+}
+
+TEST_F(LogTest, WrongBaseOffsetIsInvalidArgument) {
+  auto log = Open();
+  EXPECT_TRUE(log->Append(*Make(2, 1)).IsInvalidArgument());
+  ASSERT_TRUE(log->Append(*Make(1, 1)).ok());
+  EXPECT_TRUE(log->AppendAll({Make(2, 1), Make(4, 1)}).IsInvalidArgument());
+  EXPECT_EQ(log->next_offset(), 2u);
+  EXPECT_FALSE(log->failed());
+}
+
+TEST_F(LogTest, ReopenKeepsEverything) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 50);
+    ASSERT_TRUE(log->Append(*Make(51, 1, 9)).ok());
+    ASSERT_TRUE(log->Sync().ok());
+  }
+  auto log = Open();
+  EXPECT_EQ(log->next_offset(), 52u);
+  EXPECT_EQ(log->stats().last_epoch, 9u);
+  ExpectReadable(log.get(), 1, 52);
+  AppendN(log.get(), 1);
+  EXPECT_EQ(log->next_offset(), 53u);
+}
+
+TEST_F(LogTest, ExactFillRollsOnTheNextBatch) {
+  segment_bytes_ = 4 * kOneRecordBatch;
+  auto log = Open();
+  AppendN(log.get(), 4);
+  EXPECT_EQ(log->stats().segment_count, 1u);
+  EXPECT_EQ(FileSize(SegmentFile(1)), segment_bytes_);
+  AppendN(log.get(), 1);
+  EXPECT_EQ(log->stats().segment_count, 2u);
+  EXPECT_EQ(FileSize(SegmentFile(5)), kOneRecordBatch);
+  EXPECT_TRUE(std::filesystem::exists(SegmentFile(1, "idx")));
+  ExpectReadable(log.get(), 1, 6);
+}
+
+TEST_F(LogTest, BatchLargerThanSegmentGoesAlone) {
+  segment_bytes_ = kOneRecordBatch;
+  auto log = Open();
+  ASSERT_TRUE(log->Append(*Make(1, 3)).ok());
+  ASSERT_TRUE(log->Append(*Make(4, 3)).ok());
+  EXPECT_EQ(log->stats().segment_count, 2u);
+  ExpectReadable(log.get(), 1, 7);
+}
+
+TEST_F(LogTest, AppendAllRollsInsideOneCall) {
+  segment_bytes_ = 3 * kOneRecordBatch;
+  auto log = Open();
+  std::vector<BatchPtr> batches;
+  for (uint64_t o = 1; o <= 10; o++) batches.push_back(Make(o, 1));
+  ASSERT_TRUE(log->AppendAll(batches).ok());
+  EXPECT_EQ(log->stats().segment_count, 4u);
+  for (uint64_t base : {1, 4, 7, 10}) EXPECT_TRUE(std::filesystem::exists(SegmentFile(base)));
+  ExpectReadable(log.get(), 1, 11);
+}
+
+TEST_F(LogTest, RollByAge) {
+  auto o = Options();
+  o.segment_age_ms = 1000;
+  auto log = Log::Open(dir_.path(), o).value();
+  AppendN(log.get(), 2);
+  clock_.Advance(999);
+  AppendN(log.get(), 1);
+  EXPECT_EQ(log->stats().segment_count, 1u);
+  clock_.Advance(1);
+  AppendN(log.get(), 1);
+  EXPECT_EQ(log->stats().segment_count, 2u);
+  EXPECT_TRUE(std::filesystem::exists(SegmentFile(4)));
+}
+
+TEST_F(LogTest, ReadAcrossSegmentsAndLimits) {
+  segment_bytes_ = 5 * kOneRecordBatch;
+  auto log = Open();
+  AppendN(log.get(), 23);
+  ASSERT_EQ(log->stats().segment_count, 5u);
+  ExpectReadable(log.get(), 1, 24);
+  auto all = log->Read(3, 1 << 20);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 21u);  // 3..23, across every segment
+  EXPECT_EQ(all->front()->base_offset(), 3u);
+  EXPECT_EQ(all->back()->last_offset(), 23u);
+  auto some = log->Read(4, 2 * kOneRecordBatch);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->size(), 2u);
+  auto one = log->Read(4, 1);  // at least one batch
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u);
+  auto end = log->Read(24, 100);
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE(end->empty());
+}
+
+TEST_F(LogTest, ReopenReadsSealedSegmentsWithAndWithoutIndex) {
+  segment_bytes_ = 40 * kOneRecordBatch;
+  {
+    auto log = Open();
+    AppendN(log.get(), 100);
+  }
+  ASSERT_TRUE(std::filesystem::exists(SegmentFile(1, "idx")));
+  std::filesystem::remove(SegmentFile(1, "idx"));
+  Poke(SegmentFile(41, "idx"), 8, std::string(8, '\xff'));  // an index that lies
+  auto log = Open();
+  ExpectReadable(log.get(), 1, 101);
+  ExpectReadable(log.get(), 57, 101);
+}
+
+TEST_F(LogTest, TornHeaderAtEndIsCut) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  Resize(SegmentFile(1), 2 * kOneRecordBatch + 10);
+  auto log = Open();
+  EXPECT_EQ(log->next_offset(), 3u);
+  EXPECT_EQ(FileSize(SegmentFile(1)), 2 * kOneRecordBatch);
+  ExpectReadable(log.get(), 1, 3);
+  AppendN(log.get(), 1);
+  ExpectReadable(log.get(), 1, 4);
+}
+
+TEST_F(LogTest, TornPayloadAtEndIsCut) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  Resize(SegmentFile(1), 3 * kOneRecordBatch - 1);
+  auto log = Open();
+  EXPECT_EQ(log->next_offset(), 3u);
+  EXPECT_EQ(FileSize(SegmentFile(1)), 2 * kOneRecordBatch);
+}
+
+TEST_F(LogTest, BadCrcOfLastBatchIsCut) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  Flip(SegmentFile(1), 2 * kOneRecordBatch + kBatchHeaderBytes + 30);
+  auto log = Open();
+  EXPECT_EQ(log->next_offset(), 3u);
+}
+
+TEST_F(LogTest, ZeroTailIsCut) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 2);
+  }
+  Resize(SegmentFile(1), 2 * kOneRecordBatch + 4096);
+  auto log = Open();
+  EXPECT_EQ(log->next_offset(), 3u);
+  EXPECT_EQ(FileSize(SegmentFile(1)), 2 * kOneRecordBatch);
+}
+
+TEST_F(LogTest, BadCrcInTheMiddleIsCorruption) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  Flip(SegmentFile(1), kOneRecordBatch + kBatchHeaderBytes + 30);
+  Status st = OpenStatus();
+  ASSERT_TRUE(st.IsCorruption()) << st.ToString();
+  EXPECT_NE(st.message().find(SegmentFile(1)), std::string_view::npos);
+  EXPECT_NE(st.message().find("position " + std::to_string(kOneRecordBatch)),
+            std::string_view::npos);
+  EXPECT_EQ(FileSize(SegmentFile(1)), 3 * kOneRecordBatch);  // kept for saker-dump
+}
+
+TEST_F(LogTest, BadLengthInTheMiddleIsCorruption) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  std::string len(4, '\0');
+  EncodeFixed32(len.data(), 7);
+  Poke(SegmentFile(1), kOneRecordBatch + 4, len);
+  EXPECT_TRUE(OpenStatus().IsCorruption());
+}
+
+TEST_F(LogTest, BadLengthAtEndIsCut) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  std::string len(4, '\0');
+  EncodeFixed32(len.data(), 1u << 30);
+  Poke(SegmentFile(1), 2 * kOneRecordBatch + 4, len);
+  auto log = Open();
+  EXPECT_EQ(log->next_offset(), 3u);
+}
+
+TEST_F(LogTest, DamageInSealedSegmentIsCorruptionOnRead) {
+  segment_bytes_ = 3 * kOneRecordBatch;
+  {
+    auto log = Open();
+    AppendN(log.get(), 7);
+  }
+  Flip(SegmentFile(1), kOneRecordBatch + kBatchHeaderBytes + 1);
+  auto log = Open();  // only the tail is scanned
+  EXPECT_EQ(log->next_offset(), 8u);
+  auto r = log->Read(2, 100);
+  ASSERT_TRUE(r.status().IsCorruption());
+  EXPECT_NE(
+      r.status().message().find(SegmentFile(1) + " position " + std::to_string(kOneRecordBatch)),
+      std::string_view::npos);
+  ExpectReadable(log.get(), 4, 8);
+}
+
+TEST_F(LogTest, TruncateWithinTail) {
+  auto log = Open();
+  AppendN(log.get(), 10);
+  ASSERT_TRUE(log->Truncate(6).ok());
+  EXPECT_EQ(log->next_offset(), 6u);
+  EXPECT_EQ(FileSize(SegmentFile(1)), 5 * kOneRecordBatch);
+  auto r = log->Read(6, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  AppendN(log.get(), 2);
+  ExpectReadable(log.get(), 1, 8);
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->next_offset(), 8u);
+}
+
+TEST_F(LogTest, TruncateAcrossSegments) {
+  segment_bytes_ = 3 * kOneRecordBatch;
+  auto log = Open();
+  for (uint64_t o = 1; o <= 10; o++) ASSERT_TRUE(log->Append(*Make(o, 1, o)).ok());
+  ASSERT_TRUE(log->Truncate(5).ok());
+  EXPECT_EQ(log->next_offset(), 5u);
+  EXPECT_EQ(log->stats().segment_count, 2u);
+  EXPECT_EQ(log->stats().last_epoch, 4u);
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(7)));
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(4, "idx")));
+  ASSERT_TRUE(log->Truncate(4).ok());  // empties a segment: the epoch comes from the one before
+  EXPECT_EQ(log->stats().last_epoch, 3u);
+  AppendN(log.get(), 4);
+  ExpectReadable(log.get(), 1, 8);
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->next_offset(), 8u);
+  ExpectReadable(log.get(), 1, 8);
+}
+
+TEST_F(LogTest, TruncateRejectsBadOffsets) {
+  auto log = Open();
+  ASSERT_TRUE(log->Append(*Make(1, 3)).ok());
+  ASSERT_TRUE(log->Append(*Make(4, 3)).ok());
+  EXPECT_TRUE(log->Truncate(8).IsInvalidArgument());
+  EXPECT_TRUE(log->Truncate(0).IsInvalidArgument());
+  EXPECT_TRUE(log->Truncate(2).IsInvalidArgument());  // inside a batch
+  EXPECT_TRUE(log->Truncate(7).ok());                 // a no-op at next_offset
+  EXPECT_TRUE(log->Truncate(1).ok());
+  EXPECT_EQ(log->next_offset(), 1u);
+}
+
+TEST_F(LogTest, AppendAtReplacesTheSuffix) {
+  auto log = Open();
+  AppendN(log.get(), 5);
+  BatchBuilder b;
+  b.Add(1, 0, "", "new");
+  ASSERT_TRUE(log->AppendAt(*b.Finish(/*epoch=*/2, 3)).ok());
+  EXPECT_EQ(log->next_offset(), 4u);
+  EXPECT_EQ(log->stats().last_epoch, 2u);
+  auto r = log->Read(3, 100);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0]->Record(3).payload, "new");
+  b.Add(1, 0, "", "next");
+  ASSERT_TRUE(log->AppendAt(*b.Finish(2, 4)).ok());  // at next_offset: a plain append
+  EXPECT_EQ(log->next_offset(), 5u);
+  b.Add(1, 0, "", "x");
+  EXPECT_TRUE(log->AppendAt(*b.Finish(2, 9)).IsInvalidArgument());
+}
+
+TEST_F(LogTest, DeleteBelowRemovesWholeSegmentsOnly) {
+  segment_bytes_ = 3 * kOneRecordBatch;
+  auto log = Open();
+  AppendN(log.get(), 10);  // segments 1, 4, 7, 10
+  ASSERT_TRUE(log->DeleteBelow(6).ok());
+  EXPECT_EQ(log->first_offset(), 4u);
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(1)));
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(1, "idx")));
+  EXPECT_TRUE(log->Read(3, 100).status().IsNotFound());
+  ExpectReadable(log.get(), 4, 11);
+  ASSERT_TRUE(log->DeleteBelow(100).ok());  // never the active segment
+  EXPECT_EQ(log->first_offset(), 10u);
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->first_offset(), 10u);
+  EXPECT_EQ(log->next_offset(), 11u);
+}
+
+TEST_F(LogTest, FailedWriteIsFailStop) {
+  auto log = Open();
+  AppendN(log.get(), 2);
+  log->TEST_SetFault([](FileOp op) {
+    return op == FileOp::kWrite ? Status::IOError("injected write error") : Status::OK();
+  });
+  EXPECT_TRUE(log->Append(*Make(3, 1)).IsIOError());
+  EXPECT_TRUE(log->failed());
+  EXPECT_EQ(log->next_offset(), 3u);
+  log->TEST_SetFault(nullptr);
+  EXPECT_TRUE(log->Append(*Make(3, 1)).IsIOError());
+  EXPECT_TRUE(log->Sync().IsIOError());
+  EXPECT_TRUE(log->Truncate(2).IsIOError());
+}
+
+TEST_F(LogTest, FailedSyncIsFailStop) {
+  auto log = Open();
+  AppendN(log.get(), 2);
+  log->TEST_SetFault([](FileOp op) {
+    return op == FileOp::kSync ? Status::IOError("injected fdatasync error") : Status::OK();
+  });
+  EXPECT_TRUE(log->Sync().IsIOError());
+  EXPECT_TRUE(log->failed());
+  log->TEST_SetFault(nullptr);
+  EXPECT_TRUE(log->Append(*Make(3, 1)).IsIOError());
+}
+
+TEST_F(LogTest, IdleLogHoldsNoDescriptor) {
+  FdCache cache(2);
+  cache_ = &cache;
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+    EXPECT_EQ(cache.size(), 1u);
+  }
+  EXPECT_EQ(cache.size(), 0u);  // a closed log leaves nothing behind
+  auto log = Open();            // recovery opens and releases
+  EXPECT_EQ(cache.size(), 0u);
+  ExpectReadable(log.get(), 1, 4);
+}
+
+TEST_F(LogTest, FdCacheEvictsLeastRecentlyUsed) {
+  FdCache cache(2);
+  std::vector<std::unique_ptr<test::TempDir>> dirs;
+  std::vector<std::unique_ptr<Log>> logs;
+  for (int i = 0; i < 5; i++) {
+    dirs.push_back(std::make_unique<test::TempDir>());
+    LogOptions o = Options();
+    o.fd_cache = &cache;
+    logs.push_back(Log::Open(dirs.back()->path(), o).value());
+    AppendN(logs.back().get(), 2);
+    EXPECT_LE(cache.size(), 2u);
+  }
+  uint64_t opens = cache.opens();
+  ExpectReadable(logs[4].get(), 1, 3);  // still cached
+  EXPECT_EQ(cache.opens(), opens);
+  ExpectReadable(logs[0].get(), 1, 3);  // evicted long ago: reopened
+  EXPECT_EQ(cache.opens(), opens + 1);
+  for (auto& log : logs) AppendN(log.get(), 1);
+  for (auto& log : logs) ExpectReadable(log.get(), 1, 4);
+  EXPECT_LE(cache.size(), 2u);
+}
+
+}  // namespace
+}  // namespace saker::storage
