@@ -4,12 +4,14 @@
 // `always`, and the completions go back to the loop thread as one Post.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server/common/event_loop.h"
@@ -58,9 +60,23 @@ class StorageThread {
   StorageStats stats() const;
 
  private:
-  struct Op;
+  struct Op {
+    std::shared_ptr<Log> log;  // null for Run()
+    BatchPtr batch;
+    std::function<Status()> work;
+    Done done;
+  };
   void HandOff();  // before-sleep hook: moves pending_ to the thread
   void Main();
+  // Writes (and for `always` logs syncs) one hand-off; returns the completions to post.
+  std::vector<std::pair<Done, Status>> Commit(std::vector<Op>& ops);
+  // Syncs the `interval` logs whose deadline has passed (all written logs if `all`).
+  void SyncUnsynced(bool all);
+
+  struct Unsynced {
+    std::shared_ptr<Log> log;
+    std::chrono::steady_clock::time_point deadline;  // max() for `never`
+  };
 
   EventLoop* loop_;
   std::vector<Op> pending_;  // loop thread only
@@ -69,8 +85,12 @@ class StorageThread {
   std::condition_variable cv_;
   std::vector<Op> queued_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
-  bool running_ = false;
-  StorageStats stats_;  // guarded by mu_
+  StorageStats stats_;      // guarded by mu_
+  // Storage thread only: logs written since their last sync (interval and never policies).
+  std::vector<Unsynced> unsynced_;
+  // The before-sleep hook outlives this object inside the loop; it goes through this
+  // pointer, which the destructor clears. Loop thread only.
+  std::shared_ptr<StorageThread*> hook_target_;
 };
 
 }  // namespace saker::storage
