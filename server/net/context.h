@@ -1,0 +1,39 @@
+// Context: what every protocol session (memcache, text, thrift, admin) may use of the server.
+// Sessions talk to the queue engine directly and to the rest of the server through this, so
+// the protocol library does not depend on the Server class. Loop thread only.
+#pragma once
+
+#include <cstdint>
+
+#include "server/admin/stats.h"
+#include "server/common/clock.h"
+#include "server/common/status.h"
+#include "server/queue/queue_manager.h"
+
+namespace saker::net {
+
+struct SessionLimits {
+  // Kestrel maxOpenTransactions: open (reliable) reads per connection per queue.
+  uint32_t max_open_reads = 100;
+  // Largest item accepted on any protocol (also bounded per queue by max_item_size).
+  uint64_t max_item_size = 16u << 20;
+};
+
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual queue::QueueManager* engine() = 0;
+  virtual admin::ServerCounters* counters() = 0;
+  virtual const SessionLimits& limits() const = 0;
+  virtual const Clock* clock() const = 0;
+  // Statistics of every queue and the server, for stats replies and the admin port.
+  virtual admin::Snapshot Snapshot() = 0;
+  // The resolved configuration of a queue (server defaults, [defaults], matching overrides).
+  virtual queue::QueueConfig QueueConfigFor(std::string_view queue) const = 0;
+  // Kestrel `shutdown`: stop serving, flush, exit 0.
+  virtual void Shutdown() = 0;
+  // Kestrel `reload` / SIGHUP: re-read queue configuration. The error says what is wrong.
+  virtual Status Reload() = 0;
+};
+
+}  // namespace saker::net

@@ -1,0 +1,545 @@
+// ThriftSession: frames in, generated processor, engine calls, frames out in slot order.
+// Completions hold a shared_ptr to the session state, which owns the processor: the generated
+// continuations bind raw pointers into it (stack-notes §1 gotcha 4), so it must outlive them.
+#include "server/net/thrift_session.h"
+
+#include <thrift/async/TAsyncProtocolProcessor.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
+#include <chrono>
+#include <unordered_set>
+
+#include "Saker.h"
+#include "server/common/coding.h"
+#include "server/common/logging.h"
+
+namespace saker::net {
+namespace {
+
+using apache::thrift::TDelayedException;
+using apache::thrift::transport::TMemoryBuffer;
+using ExnCob = std::function<void(TDelayedException*)>;
+
+// Kestrel and Finagle cap frames at 16,384,000 bytes (TConfiguration's default).
+constexpr uint32_t kMaxFrameBytes = 16'384'000;
+
+auto& Log() {
+  static auto& log = logging::Get("net");
+  return log;
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+api::SakerError ToError(const Status& s) {
+  api::SakerError e;
+  e.code = static_cast<int32_t>(s.code());
+  e.message = std::string(s.message());
+  return e;
+}
+
+void Throw(const ExnCob& exn_cob, const Status& s) {
+  exn_cob(TDelayedException::delayException(ToError(s)));
+}
+
+std::string SubName(const std::string& queue, const std::string& sub) {
+  return sub.empty() ? queue : queue + "+" + sub;
+}
+
+queue::StartPosition ToStart(const api::StartPosition& p) {
+  switch (p.kind) {
+    case api::StartKind::EARLIEST: return queue::StartPosition::Earliest();
+    case api::StartKind::OFFSET:
+      return queue::StartPosition::Offset(static_cast<uint64_t>(std::max<int64_t>(0, p.value)));
+    case api::StartKind::TIMESTAMP: return queue::StartPosition::Timestamp(p.value);
+    default: return queue::StartPosition::Latest();
+  }
+}
+
+api::SubscriptionInfo ToInfo(const queue::SubscriptionStats& s) {
+  api::SubscriptionInfo i;
+  i.name = s.name;
+  i.ack_floor = static_cast<int64_t>(s.ack_floor);
+  i.lag = static_cast<int64_t>(s.depth);
+  i.lag_ms = s.oldest_age_ms;
+  i.leased = static_cast<int64_t>(s.leased);
+  i.waiters = static_cast<int32_t>(s.waiters);
+  i.delivered = static_cast<int64_t>(s.delivered);
+  i.redelivered = static_cast<int64_t>(s.redelivered);
+  i.acked = static_cast<int64_t>(s.acked);
+  i.expired = static_cast<int64_t>(s.expired);
+  i.dead_lettered = static_cast<int64_t>(s.dead_lettered);
+  return i;
+}
+
+}  // namespace
+
+// The service: every method translates arguments, calls the engine, and answers through the
+// continuation. Kestrel's methods have no exceptions: a refusal answers 0 / empty (and is
+// logged at debug), as Kestrel clients expect no other reply.
+class Service final : public api::SakerCobSvIf {
+ public:
+  explicit Service(ThriftSession::State* state) : state_(state) {}
+
+  void put(std::function<void(int32_t const&)> cob, const std::string& queue_name,
+           const std::vector<std::string>& items, const int32_t expiration_msec) override;
+  void get(std::function<void(std::vector<kestrel::Item> const&)> cob,
+           const std::string& queue_name, const int32_t max_items, const int32_t timeout_msec,
+           const int32_t auto_abort_msec) override;
+  void confirm(std::function<void(int32_t const&)> cob, const std::string& queue_name,
+               const std::set<int64_t>& ids) override;
+  void abort(std::function<void(int32_t const&)> cob, const std::string& queue_name,
+             const std::set<int64_t>& ids) override;
+  void peek(std::function<void(kestrel::QueueInfo const&)> cob,
+            const std::string& queue_name) override;
+  void flush_queue(std::function<void()> cob, const std::string& queue_name) override;
+  void flush_all_queues(std::function<void()> cob) override;
+  void delete_queue(std::function<void()> cob, const std::string& queue_name) override;
+  void current_status(std::function<void(kestrel::Status::type const&)> cob) override;
+  void set_status(std::function<void()> cob, const kestrel::Status::type status) override;
+  void get_version(std::function<void(std::string const&)> cob) override;
+
+  void put_items(std::function<void(api::PutResult const&)> cob, ExnCob exn_cob,
+                 const std::string& queue, const std::vector<api::PutItem>& items) override;
+  void get_items(std::function<void(std::vector<api::LeasedItem> const&)> cob, ExnCob exn_cob,
+                 const std::string& queue, const std::string& subscription,
+                 const int32_t max_items, const int32_t wait_ms, const int32_t lease_ms) override;
+  void ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string& queue,
+           const std::vector<int64_t>& lease_ids) override;
+  void nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string& queue,
+            const std::vector<int64_t>& lease_ids, const int32_t delay_ms) override;
+  void extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_cob,
+                     const std::string& queue, const std::vector<int64_t>& lease_ids,
+                     const int32_t lease_ms) override;
+  void create_subscription(std::function<void()> cob, ExnCob exn_cob, const std::string& queue,
+                           const std::string& subscription,
+                           const api::StartPosition& start) override;
+  void seek_subscription(std::function<void()> cob, ExnCob exn_cob, const std::string& queue,
+                         const std::string& subscription,
+                         const api::StartPosition& position) override;
+  void list_subscriptions(std::function<void(std::vector<api::SubscriptionInfo> const&)> cob,
+                          ExnCob exn_cob, const std::string& queue) override;
+  void delete_subscription(std::function<void()> cob, ExnCob exn_cob, const std::string& queue,
+                           const std::string& subscription) override;
+  void queue_info(std::function<void(api::QueueDetails const&)> cob, ExnCob exn_cob,
+                  const std::string& queue) override;
+  void queue_config(std::function<void(api::QueueSettings const&)> cob, ExnCob exn_cob,
+                    const std::string& queue) override;
+  void list_queues(std::function<void(std::vector<std::string> const&)> cob,
+                   ExnCob exn_cob) override;
+
+ private:
+  // Starts a get and remembers its handle so a disconnect can cancel it.
+  void StartGet(const std::string& name, const queue::GetOptions& options, queue::GetDone done);
+  queue::QueueManager* engine();
+  admin::ServerCounters* counters();
+
+  ThriftSession::State* state_;
+};
+
+struct ThriftSession::State : std::enable_shared_from_this<ThriftSession::State> {
+  explicit State(Context* c) : ctx(c) {}
+  Context* ctx;
+  std::weak_ptr<Connection> conn;
+  bool closed = false;
+  std::unordered_set<queue::GetHandle> parked;
+  std::shared_ptr<apache::thrift::async::TAsyncProtocolProcessor> processor;
+  int64_t request_start_us = 0;  // of the frame being dispatched
+};
+
+queue::QueueManager* Service::engine() { return state_->ctx->engine(); }
+admin::ServerCounters* Service::counters() { return state_->ctx->counters(); }
+
+void Service::StartGet(const std::string& name, const queue::GetOptions& options,
+                       queue::GetDone done) {
+  auto state = state_->shared_from_this();
+  auto handle = std::make_shared<queue::GetHandle>(0);
+  int64_t start_us = state_->request_start_us;
+  queue::GetHandle h = engine()->Get(
+      name, options,
+      [state, handle, start_us, done = std::move(done)](Result<std::vector<queue::Delivery>> r) {
+        if (*handle != 0) state->parked.erase(*handle);
+        admin::ServerCounters* c = state->ctx->counters();
+        if (r.ok() && !r->empty()) {
+          c->get_hits++;
+          c->get_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+        } else {
+          c->get_misses++;
+        }
+        done(std::move(r));
+      });
+  if (h != 0) {
+    *handle = h;
+    state_->parked.insert(h);
+  }
+}
+
+void Service::put(std::function<void(int32_t const&)> cob, const std::string& queue_name,
+                  const std::vector<std::string>& items, const int32_t expiration_msec) {
+  counters()->cmd_set++;
+  int64_t expiry = expiration_msec > 0
+                       ? state_->ctx->clock()->NowWallMs() + expiration_msec
+                       : 0;
+  std::vector<queue::PutItem> put;
+  put.reserve(items.size());
+  for (const auto& data : items) put.push_back({data, expiry, {}});
+  int64_t start_us = state_->request_start_us;
+  auto state = state_->shared_from_this();
+  engine()->Put(queue_name, std::move(put),
+                [state, start_us, cob = std::move(cob)](Result<queue::PutResult> r) {
+                  int32_t accepted = r.ok() ? static_cast<int32_t>(r->accepted) : 0;
+                  if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
+                  state->ctx->counters()->total_items += static_cast<uint64_t>(accepted);
+                  state->ctx->counters()->put_latency.Record(
+                      static_cast<uint64_t>(NowUs() - start_us));
+                  cob(accepted);
+                });
+}
+
+void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
+                  const std::string& queue_name, const int32_t max_items,
+                  const int32_t timeout_msec, const int32_t auto_abort_msec) {
+  counters()->cmd_get++;
+  if (max_items <= 0) return cob({});
+  queue::GetOptions o;
+  o.max_items = static_cast<uint32_t>(max_items);
+  o.timeout_ms = std::max<int32_t>(0, timeout_msec);
+  o.fill = true;  // Kestrel: wait for max_items or the deadline
+  o.reliable = auto_abort_msec > 0;
+  o.lease_ms = std::max<int32_t>(0, auto_abort_msec);
+  StartGet(queue_name, o, [cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
+    std::vector<kestrel::Item> items;
+    if (r.ok()) {
+      items.reserve(r->size());
+      for (const auto& d : *r) {
+        kestrel::Item item;
+        item.data.assign(d.payload);
+        item.id = static_cast<int64_t>(d.lease_id);
+        items.push_back(std::move(item));
+      }
+    } else {
+      Log().debug("thrift get refused: {}", r.status().ToString());
+    }
+    cob(items);
+  });
+}
+
+void Service::confirm(std::function<void(int32_t const&)> cob, const std::string&,
+                      const std::set<int64_t>& ids) {
+  std::vector<uint64_t> v(ids.begin(), ids.end());
+  cob(static_cast<int32_t>(engine()->Ack(v)));
+}
+
+void Service::abort(std::function<void(int32_t const&)> cob, const std::string&,
+                    const std::set<int64_t>& ids) {
+  std::vector<uint64_t> v(ids.begin(), ids.end());
+  cob(static_cast<int32_t>(engine()->Abort(v)));
+}
+
+void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
+                   const std::string& queue_name) {
+  counters()->cmd_peek++;
+  queue::GetOptions o;
+  o.peek = true;
+  auto state = state_->shared_from_this();
+  std::string name = queue_name;
+  StartGet(name, o, [state, name, cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
+    kestrel::QueueInfo info;
+    if (r.ok() && !r->empty()) {
+      info.__set_head_item(std::string(r->front().payload));
+    }
+    auto parsed = queue::ParseQueueName(name);
+    auto stats = state->ctx->engine()->GetQueueStats(parsed.ok() ? parsed->queue : name);
+    if (stats.ok()) {
+      const queue::SubscriptionStats* sub = nullptr;
+      for (const auto& s : stats->subscriptions) {
+        if (parsed.ok() && s.name == parsed->subscription) sub = &s;
+      }
+      info.bytes = static_cast<int64_t>(stats->bytes);
+      info.journal_bytes = static_cast<int64_t>(stats->log_bytes);
+      if (sub != nullptr) {
+        info.items = static_cast<int64_t>(sub->depth);
+        info.age = sub->oldest_age_ms;
+        info.waiters = static_cast<int32_t>(sub->waiters);
+        info.open_transactions = static_cast<int32_t>(sub->leased);
+      }
+    }
+    cob(info);
+  });
+}
+
+void Service::flush_queue(std::function<void()> cob, const std::string& queue_name) {
+  Status s = engine()->Flush(queue_name);
+  if (!s.ok()) Log().debug("thrift flush_queue: {}", s.ToString());
+  cob();
+}
+
+void Service::flush_all_queues(std::function<void()> cob) {
+  Status s = engine()->FlushAll();
+  if (!s.ok()) Log().debug("thrift flush_all_queues: {}", s.ToString());
+  cob();
+}
+
+void Service::delete_queue(std::function<void()> cob, const std::string& queue_name) {
+  Status s = engine()->DeleteQueue(queue_name);
+  if (s.ok()) counters()->queue_deletes++;
+  cob();
+}
+
+void Service::current_status(std::function<void(kestrel::Status::type const&)> cob) {
+  switch (engine()->status()) {
+    case queue::ServerStatus::kUp: return cob(kestrel::Status::UP);
+    case queue::ServerStatus::kReadOnly: return cob(kestrel::Status::READ_ONLY);
+    case queue::ServerStatus::kQuiescent: return cob(kestrel::Status::QUIESCENT);
+  }
+  cob(kestrel::Status::NOT_CONFIGURED);
+}
+
+void Service::set_status(std::function<void()> cob, const kestrel::Status::type status) {
+  switch (status) {
+    case kestrel::Status::UP: engine()->SetStatus(queue::ServerStatus::kUp); break;
+    case kestrel::Status::READ_ONLY: engine()->SetStatus(queue::ServerStatus::kReadOnly); break;
+    case kestrel::Status::QUIESCENT: engine()->SetStatus(queue::ServerStatus::kQuiescent); break;
+    default: Log().debug("thrift set_status: {} is not a settable status", int(status));
+  }
+  cob();
+}
+
+void Service::get_version(std::function<void(std::string const&)> cob) { cob(SAKER_VERSION); }
+
+void Service::put_items(std::function<void(api::PutResult const&)> cob, ExnCob exn_cob,
+                        const std::string& queue, const std::vector<api::PutItem>& items) {
+  counters()->cmd_set++;
+  int64_t now = state_->ctx->clock()->NowWallMs();
+  std::vector<queue::PutItem> put;
+  put.reserve(items.size());
+  for (const auto& i : items) {
+    put.push_back({i.data, i.ttl_ms > 0 ? now + i.ttl_ms : 0, i.__isset.key ? i.key : ""});
+  }
+  int64_t start_us = state_->request_start_us;
+  auto state = state_->shared_from_this();
+  engine()->Put(queue, std::move(put),
+                [state, start_us, cob = std::move(cob),
+                 exn_cob = std::move(exn_cob)](Result<queue::PutResult> r) {
+                  state->ctx->counters()->put_latency.Record(
+                      static_cast<uint64_t>(NowUs() - start_us));
+                  if (!r.ok()) return Throw(exn_cob, r.status());
+                  state->ctx->counters()->total_items += r->accepted;
+                  api::PutResult out;
+                  out.accepted = static_cast<int32_t>(r->accepted);
+                  out.offsets.assign(r->offsets.begin(), r->offsets.end());
+                  if (!r->refused.ok()) out.__set_refused(ToError(r->refused));
+                  cob(out);
+                });
+}
+
+void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)> cob,
+                        ExnCob exn_cob, const std::string& queue, const std::string& subscription,
+                        const int32_t max_items, const int32_t wait_ms, const int32_t lease_ms) {
+  counters()->cmd_get++;
+  if (max_items <= 0) return Throw(exn_cob, Status::InvalidArgument("max_items must be > 0"));
+  queue::GetOptions o;
+  o.max_items = static_cast<uint32_t>(max_items);
+  o.timeout_ms = std::max<int32_t>(0, wait_ms);
+  o.reliable = true;
+  o.lease_ms = std::max<int32_t>(0, lease_ms);
+  StartGet(SubName(queue, subscription), o,
+           [cob = std::move(cob), exn_cob = std::move(exn_cob)](
+               Result<std::vector<queue::Delivery>> r) {
+             if (!r.ok()) return Throw(exn_cob, r.status());
+             std::vector<api::LeasedItem> items;
+             items.reserve(r->size());
+             for (const auto& d : *r) {
+               api::LeasedItem i;
+               i.lease_id = static_cast<int64_t>(d.lease_id);
+               i.offset = static_cast<int64_t>(d.offset);
+               i.delivery_count = static_cast<int32_t>(d.delivery_count);
+               i.data.assign(d.payload);
+               i.put_at_ms = d.timestamp_ms;
+               i.expires_at_ms = d.expiry_ms;
+               items.push_back(std::move(i));
+             }
+             cob(items);
+           });
+}
+
+void Service::ack(std::function<void(int32_t const&)> cob, ExnCob, const std::string&,
+                  const std::vector<int64_t>& lease_ids) {
+  std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
+  cob(static_cast<int32_t>(engine()->Ack(v)));
+}
+
+void Service::nack(std::function<void(int32_t const&)> cob, ExnCob, const std::string&,
+                   const std::vector<int64_t>& lease_ids, const int32_t delay_ms) {
+  std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
+  cob(static_cast<int32_t>(engine()->Abort(v, delay_ms)));
+}
+
+void Service::extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_cob,
+                            const std::string&, const std::vector<int64_t>& lease_ids,
+                            const int32_t lease_ms) {
+  if (lease_ms <= 0) return Throw(exn_cob, Status::InvalidArgument("lease_ms must be > 0"));
+  std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
+  cob(static_cast<int32_t>(engine()->Extend(v, lease_ms)));
+}
+
+void Service::create_subscription(std::function<void()> cob, ExnCob exn_cob,
+                                  const std::string& queue, const std::string& subscription,
+                                  const api::StartPosition& start) {
+  Status s = engine()->CreateSubscription(queue, subscription, ToStart(start));
+  if (!s.ok()) return Throw(exn_cob, s);
+  cob();
+}
+
+void Service::seek_subscription(std::function<void()> cob, ExnCob exn_cob,
+                                const std::string& queue, const std::string& subscription,
+                                const api::StartPosition& position) {
+  Status s = engine()->Seek(SubName(queue, subscription), ToStart(position));
+  if (!s.ok()) return Throw(exn_cob, s);
+  cob();
+}
+
+void Service::list_subscriptions(
+    std::function<void(std::vector<api::SubscriptionInfo> const&)> cob, ExnCob exn_cob,
+    const std::string& queue) {
+  auto subs = engine()->ListSubscriptions(queue);
+  if (!subs.ok()) return Throw(exn_cob, subs.status());
+  std::vector<api::SubscriptionInfo> out;
+  for (const auto& s : *subs) out.push_back(ToInfo(s));
+  cob(out);
+}
+
+void Service::delete_subscription(std::function<void()> cob, ExnCob exn_cob,
+                                  const std::string& queue, const std::string& subscription) {
+  Status s = engine()->DeleteSubscription(queue, subscription);
+  if (!s.ok()) return Throw(exn_cob, s);
+  cob();
+}
+
+void Service::queue_info(std::function<void(api::QueueDetails const&)> cob, ExnCob exn_cob,
+                         const std::string& queue) {
+  auto stats = engine()->GetQueueStats(queue);
+  if (!stats.ok()) return Throw(exn_cob, stats.status());
+  api::QueueDetails d;
+  d.name = stats->name;
+  d.first_offset = static_cast<int64_t>(stats->first_offset);
+  d.next_offset = static_cast<int64_t>(stats->next_offset);
+  d.items = static_cast<int64_t>(stats->items);
+  d.bytes = static_cast<int64_t>(stats->bytes);
+  d.log_bytes = static_cast<int64_t>(stats->log_bytes);
+  d.put_items = static_cast<int64_t>(stats->put);
+  d.put_refused = static_cast<int64_t>(stats->put_refused);
+  d.deduplicated = static_cast<int64_t>(stats->deduped);
+  d.dropped = static_cast<int64_t>(stats->dropped);
+  d.failed = stats->failed;
+  for (const auto& s : stats->subscriptions) d.subscriptions.push_back(ToInfo(s));
+  cob(d);
+}
+
+void Service::queue_config(std::function<void(api::QueueSettings const&)> cob, ExnCob exn_cob,
+                           const std::string& queue) {
+  if (!queue::IsValidName(queue)) {
+    return Throw(exn_cob, Status::InvalidArgument("bad queue name: " + queue));
+  }
+  queue::QueueConfig c = state_->ctx->QueueConfigFor(queue);
+  api::QueueSettings s;
+  s.max_items = static_cast<int64_t>(c.max_items);
+  s.max_bytes = static_cast<int64_t>(c.max_bytes);
+  s.max_age_ms = c.max_age_ms;
+  s.max_item_size = static_cast<int64_t>(c.max_item_size);
+  s.when_full = c.when_full == queue::WhenFull::kDropOldest ? "drop_oldest" : "reject";
+  s.sync = c.sync.ToString();
+  s.segment_bytes = static_cast<int64_t>(c.segment_bytes);
+  s.lease_timeout_ms = c.lease_timeout_ms;
+  s.redelivery_delay_ms = c.redelivery_delay_ms;
+  s.redelivery_backoff_ms.assign(c.redelivery_backoff_ms.begin(), c.redelivery_backoff_ms.end());
+  s.max_deliveries = static_cast<int32_t>(c.max_deliveries);
+  s.dlq = c.dlq.empty() ? queue + ".dlq" : c.dlq;
+  s.expire_to = c.expire_to;
+  s.dedupe_window_ms = c.dedupe_window_ms;
+  s.max_unacked = static_cast<int64_t>(c.max_unacked);
+  s.retain_age_ms = c.retain_age_ms;
+  s.retain_bytes = static_cast<int64_t>(c.retain_bytes);
+  cob(s);
+}
+
+void Service::list_queues(std::function<void(std::vector<std::string> const&)> cob, ExnCob) {
+  cob(engine()->ListQueues());
+}
+
+ThriftSession::ThriftSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
+  auto service = std::make_shared<Service>(state_.get());
+  auto processor = std::make_shared<api::SakerAsyncProcessor>(service);
+  // strictRead=false accepts old clients' non-strict headers; replies use strict headers.
+  auto factory =
+      std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>(0, 0, false, true);
+  state_->processor =
+      std::make_shared<apache::thrift::async::TAsyncProtocolProcessor>(processor, factory);
+}
+
+ThriftSession::~ThriftSession() = default;
+
+void ThriftSession::OnData(Connection* conn) {
+  if (state_->conn.expired()) state_->conn = conn->shared_from_this();
+  while (!conn->closed()) {
+    std::string_view in = conn->input();
+    if (in.size() < 4) return;
+    auto len = static_cast<uint32_t>(__builtin_bswap32(DecodeFixed32(in.data())));
+    if (len == 0 || len > kMaxFrameBytes) {
+      state_->ctx->counters()->protocol_errors++;
+      Log().debug("thrift: bad frame length {} from {}, closing", len, conn->peer());
+      conn->Close();
+      return;
+    }
+    if (in.size() < 4 + static_cast<size_t>(len)) return;
+    Connection::Slot slot = conn->Reserve();
+    // OBSERVE: the processor decodes every argument before it returns, so the frame may stay
+    // in the connection's read buffer (no copy).
+    auto ibuf = std::make_shared<TMemoryBuffer>(
+        reinterpret_cast<uint8_t*>(const_cast<char*>(in.data() + 4)), len, TMemoryBuffer::OBSERVE);
+    auto obuf = std::make_shared<TMemoryBuffer>();
+    std::weak_ptr<Connection> weak = state_->conn;
+    auto state = state_;
+    state_->request_start_us = NowUs();
+    try {
+      state_->processor->process(
+          [weak, slot, obuf, state](bool healthy) {
+            auto c = weak.lock();
+            if (!c || c->closed()) return;
+            if (!healthy) {
+              state->ctx->counters()->protocol_errors++;
+              c->Close();
+              return;
+            }
+            uint8_t* out;
+            uint32_t out_len;
+            obuf->getBuffer(&out, &out_len);
+            if (out_len == 0) return c->Skip(slot);  // oneway
+            std::string frame(4 + out_len, '\0');
+            EncodeFixed32(frame.data(), __builtin_bswap32(out_len));
+            std::memcpy(frame.data() + 4, out, out_len);
+            c->Reply(slot, frame);
+          },
+          ibuf, obuf);
+    } catch (const std::exception& e) {
+      // Garbage that failed to decode before the processor could answer.
+      state_->ctx->counters()->protocol_errors++;
+      Log().debug("thrift: bad request from {}: {}", conn->peer(), e.what());
+      conn->Close();
+      return;
+    }
+    conn->Consume(4 + len);
+  }
+}
+
+void ThriftSession::OnClose(Connection*) {
+  state_->closed = true;
+  for (queue::GetHandle h : state_->parked) state_->ctx->engine()->CancelGet(h);
+  state_->parked.clear();
+}
+
+}  // namespace saker::net

@@ -1,0 +1,29 @@
+// ThriftSession: one connection of the Thrift port (framed transport, binary protocol with
+// strict or non-strict headers). Serves Kestrel's eleven methods and saker's native API through
+// the generated cob_style SakerAsyncProcessor, one per connection. Replies go out in request
+// order (generated sync clients send seqid 0). Parked gets are dropped when the client goes;
+// leases are not (Kestrel 2.4: thrift reads can be confirmed from any connection).
+// Loop thread only.
+#pragma once
+
+#include <memory>
+
+#include "server/net/connection.h"
+#include "server/net/context.h"
+
+namespace saker::net {
+
+class ThriftSession final : public ProtocolHandler {
+ public:
+  explicit ThriftSession(Context* ctx);
+  ~ThriftSession() override;
+  void OnData(Connection* conn) override;
+  void OnClose(Connection* conn) override;
+
+  struct State;  // shared with completions still in flight
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace saker::net
