@@ -1,0 +1,326 @@
+// MemcacheSession: Kestrel's memcache commands mapped onto the queue engine. Immediate replies
+// are encoded straight into the connection's output; replies that wait (a set until its item is
+// durable, a get until an item or the timeout) fill a slot reserved at request time.
+#include "server/net/memcache_session.h"
+
+#include <chrono>
+
+#include "server/common/logging.h"
+
+namespace saker::net {
+namespace {
+
+auto& Log() {
+  static auto& log = logging::Get("net");
+  return log;
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Encodes an immediate reply: into the output buffer when nothing is pending before it,
+// otherwise through a slot.
+template <typename Fn>
+void Immediate(Connection* conn, Fn&& encode) {
+  if (conn->CanWriteDirect()) {
+    encode(conn->direct_output());
+  } else {
+    std::string out;
+    encode(&out);
+    conn->Send(out);
+  }
+}
+
+void ServerError(Connection* conn, std::string_view why) {
+  Immediate(conn, [&](std::string* out) { memcache::AppendServerError(out, why); });
+  conn->CloseAfterWrite();
+}
+
+}  // namespace
+
+struct MemcacheSession::State {
+  explicit State(Context* c) : ctx(c) {}
+  Context* ctx;
+  std::unordered_set<queue::GetHandle> parked;
+};
+
+MemcacheSession::MemcacheSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
+  const SessionLimits& l = ctx->limits();
+  memcache::Limits limits;
+  limits.max_item_size = l.max_item_size;
+  limits.max_request_bytes = l.max_item_size + 4096;
+  parser_ = memcache::Parser(limits);
+}
+
+MemcacheSession::~MemcacheSession() = default;
+
+void MemcacheSession::OnData(Connection* conn) {
+  while (!conn->closed()) {
+    memcache::ParseResult r = parser_.Parse(conn->input());
+    if (r.kind == memcache::ParseResult::Kind::kRequest) {
+      Serve(conn, r.request);
+    } else if (r.kind == memcache::ParseResult::Kind::kError) {
+      state_->ctx->counters()->protocol_errors++;
+      Log().debug("memcache {}: {}", conn->peer(), r.error.reason);
+      Immediate(conn, [&](std::string* out) { memcache::AppendProtocolError(out, r.error); });
+      if (r.error.close) conn->CloseAfterWrite();
+    }
+    conn->Consume(r.consumed);
+    if (r.kind == memcache::ParseResult::Kind::kNeedMore) return;
+  }
+}
+
+void MemcacheSession::OnClose(Connection* conn) {
+  queue::QueueManager* engine = state_->ctx->engine();
+  for (queue::GetHandle h : state_->parked) engine->CancelGet(h);
+  state_->parked.clear();
+  // Kestrel: a connection's open reads go back to the queue when it closes.
+  engine->ReleaseOwner(conn->id());
+}
+
+void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
+  using memcache::Command;
+  Context* ctx = state_->ctx;
+  queue::QueueManager* engine = ctx->engine();
+  admin::ServerCounters* counters = ctx->counters();
+  switch (req.command) {
+    case Command::kGet:
+      return Get(conn, req);
+    case Command::kMonitor:
+      return Monitor(conn, req);
+    case Command::kSet: {
+      counters->cmd_set++;
+      std::vector<queue::PutItem> items(1);
+      items[0].payload.assign(req.data);
+      items[0].expiry_ms = memcache::ExpiryFromExptime(req.exptime, ctx->clock()->NowWallMs());
+      Connection::Slot slot = conn->Reserve();
+      std::weak_ptr<Connection> weak = conn->shared_from_this();
+      int64_t start_us = NowUs();
+      engine->Put(req.queue, std::move(items),
+                  [weak, slot, start_us, ctx](Result<queue::PutResult> r) {
+                    ctx->counters()->put_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+                    auto c = weak.lock();
+                    if (!c) return;
+                    std::string out;
+                    if (r.ok() && r->accepted == 1) {
+                      ctx->counters()->total_items++;
+                      memcache::AppendStored(&out);
+                    } else if (r.ok()) {
+                      memcache::AppendNotStored(&out);  // full or too big
+                    } else if (r.status().IsInvalidArgument()) {
+                      memcache::AppendClientError(&out, r.status().message());
+                    } else {
+                      // Refused by status, or the queue is fail-stop: clients retry elsewhere.
+                      memcache::AppendServerError(&out, r.status().message());
+                      c->Reply(slot, out);
+                      c->CloseAfterWrite();
+                      return;
+                    }
+                    c->Reply(slot, out);
+                  });
+      return;
+    }
+    case Command::kDelete: {
+      if (engine->DeleteQueue(req.queue).ok()) counters->queue_deletes++;
+      return Immediate(conn, [](std::string* out) { memcache::AppendDeleted(out); });
+    }
+    case Command::kFlush: {
+      Status s = engine->Flush(req.queue);
+      if (s.IsUnavailable()) return ServerError(conn, s.message());
+      return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+    }
+    case Command::kFlushAll: {
+      Status s = engine->FlushAll();
+      if (s.IsUnavailable()) return ServerError(conn, s.message());
+      return Immediate(conn, [](std::string* out) { memcache::AppendFlushedAll(out); });
+    }
+    case Command::kFlushExpired:
+    case Command::kFlushAllExpired: {
+      auto n = req.command == Command::kFlushExpired ? engine->FlushExpired(req.queue)
+                                                     : engine->FlushAllExpired();
+      if (!n.ok() && n.status().IsUnavailable()) return ServerError(conn, n.status().message());
+      uint64_t count = n.ok() ? *n : 0;
+      return Immediate(conn, [&](std::string* out) { memcache::AppendCount(out, count); });
+    }
+    case Command::kVersion:
+      return Immediate(conn, [](std::string* out) { memcache::AppendVersion(out, SAKER_VERSION); });
+    case Command::kStats: {
+      std::string text = admin::KestrelStats(ctx->Snapshot());
+      return Immediate(conn, [&](std::string* out) { out->append(text); });
+    }
+    case Command::kDumpStats: {
+      std::vector<std::string> only;
+      std::string_view args = req.args;
+      while (!args.empty()) {
+        size_t sp = args.find(' ');
+        if (sp != 0) only.emplace_back(args.substr(0, sp));
+        if (sp == std::string_view::npos) break;
+        args.remove_prefix(sp + 1);
+      }
+      std::string text = admin::KestrelDumpStats(ctx->Snapshot(), only);
+      return Immediate(conn, [&](std::string* out) { out->append(text); });
+    }
+    case Command::kConfirm: {
+      bool ok = req.count >= 0 &&
+                engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count));
+      return Immediate(conn, [&](std::string* out) {
+        ok ? memcache::AppendEnd(out) : memcache::AppendError(out);
+      });
+    }
+    case Command::kStatus: {
+      using memcache::StatusName;
+      if (req.status == StatusName::kNone) {
+        std::string_view name = queue::ServerStatusName(engine->status());
+        return Immediate(conn, [&](std::string* out) { memcache::AppendStatus(out, name); });
+      }
+      queue::ServerStatus next = queue::ServerStatus::kUp;  // WriteAvoid serves like Up here
+      if (req.status == StatusName::kReadOnly) next = queue::ServerStatus::kReadOnly;
+      if (req.status == StatusName::kQuiescent) next = queue::ServerStatus::kQuiescent;
+      engine->SetStatus(next);
+      return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+    }
+    case Command::kReload: {
+      Status s = ctx->Reload();
+      if (!s.ok()) {
+        Log().error("reload: {}", s.ToString());
+        return Immediate(conn, [&](std::string* out) {
+          memcache::AppendServerError(out, s.message());
+        });
+      }
+      return Immediate(conn, [](std::string* out) { memcache::AppendReloaded(out); });
+    }
+    case Command::kShutdown:
+      conn->CloseAfterWrite();
+      ctx->Shutdown();
+      return;
+    case Command::kQuit:
+      conn->CloseAfterWrite();
+      return;
+  }
+}
+
+void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
+  Context* ctx = state_->ctx;
+  queue::QueueManager* engine = ctx->engine();
+  admin::ServerCounters* counters = ctx->counters();
+  const memcache::GetOptions& g = req.get;
+  uint64_t owner = conn->id();
+  if (g.peek) {
+    counters->cmd_peek++;
+  } else {
+    counters->cmd_get++;
+  }
+  if (!queue::IsValidName(req.queue)) {
+    counters->protocol_errors++;
+    Immediate(conn, [&](std::string* out) {
+      memcache::AppendClientError(out, "bad queue name");
+    });
+    return;
+  }
+  if (engine->status() == queue::ServerStatus::kQuiescent && !g.abort && !(g.close && !g.open)) {
+    return ServerError(conn, "server is quiescent");
+  }
+  if (g.abort) {
+    engine->AbortOldest(owner, req.queue);
+    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+  }
+  if (g.close) engine->ConfirmOldest(owner, req.queue);
+  if (g.close && !g.open) {
+    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+  }
+  size_t open_reads = engine->OwnerLeaseCount(owner, req.queue);
+  if ((!g.open && !g.peek && open_reads > 0) ||
+      (g.open && open_reads >= ctx->limits().max_open_reads)) {
+    // Kestrel: a plain get with a read open, or one open read too many: ERROR and close.
+    Immediate(conn, [](std::string* out) { memcache::AppendError(out); });
+    conn->CloseAfterWrite();
+    return;
+  }
+  queue::GetOptions o;
+  o.max_items = 1;
+  o.timeout_ms = g.timeout_ms;
+  o.peek = g.peek;
+  o.reliable = g.open;
+  o.owner = g.open ? owner : 0;
+  Connection::Slot slot = conn->Reserve();
+  std::weak_ptr<Connection> weak = conn->shared_from_this();
+  std::string queue_name(req.queue);
+  // Kestrel's VALUE line names the bare queue (subscription included, options stripped).
+  auto handle = std::make_shared<queue::GetHandle>(0);
+  auto state = state_;
+  int64_t start_us = NowUs();
+  queue::GetHandle h = engine->Get(
+      queue_name, o,
+      [weak, slot, queue_name, handle, state, start_us](Result<std::vector<queue::Delivery>> r) {
+        if (*handle != 0) state->parked.erase(*handle);
+        admin::ServerCounters* c = state->ctx->counters();
+        auto conn = weak.lock();
+        if (!conn) return;
+        std::string out;
+        if (r.ok() && !r->empty()) {
+          c->get_hits++;
+          c->get_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+          memcache::AppendValue(&out, queue_name, r->front().payload);
+        } else if (r.ok() || r.status().IsNotFound()) {
+          c->get_misses++;
+          memcache::AppendEnd(&out);
+        } else {
+          memcache::AppendServerError(&out, r.status().message());
+          conn->Reply(slot, out);
+          conn->CloseAfterWrite();
+          return;
+        }
+        conn->Reply(slot, out);
+      });
+  if (h != 0) {
+    *handle = h;
+    state_->parked.insert(h);
+  }
+}
+
+void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
+  Context* ctx = state_->ctx;
+  queue::QueueManager* engine = ctx->engine();
+  ctx->counters()->cmd_monitor++;
+  uint64_t owner = conn->id();
+  size_t open = engine->OwnerLeaseCount(owner, req.queue);
+  size_t room = ctx->limits().max_open_reads > open ? ctx->limits().max_open_reads - open : 0;
+  size_t want = req.max_items >= 0 ? std::min<size_t>(room, static_cast<size_t>(req.max_items))
+                                   : room;
+  if (want == 0 || req.seconds <= 0 || !queue::IsValidName(req.queue)) {
+    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+  }
+  queue::GetOptions o;
+  o.max_items = static_cast<uint32_t>(want);
+  o.timeout_ms = static_cast<int64_t>(req.seconds) * 1000;
+  o.fill = true;  // every item that arrives before the deadline, up to max-items
+  o.reliable = true;
+  o.owner = owner;
+  Connection::Slot slot = conn->Reserve();
+  std::weak_ptr<Connection> weak = conn->shared_from_this();
+  std::string queue_name(req.queue);
+  auto handle = std::make_shared<queue::GetHandle>(0);
+  auto state = state_;
+  queue::GetHandle h = engine->Get(
+      queue_name, o,
+      [weak, slot, queue_name, handle, state](Result<std::vector<queue::Delivery>> r) {
+        if (*handle != 0) state->parked.erase(*handle);
+        auto conn = weak.lock();
+        if (!conn) return;
+        std::string out;
+        if (r.ok()) {
+          for (const auto& d : *r) memcache::AppendValue(&out, queue_name, d.payload);
+        }
+        memcache::AppendEnd(&out);
+        conn->Reply(slot, out);
+      });
+  if (h != 0) {
+    *handle = h;
+    state_->parked.insert(h);
+  }
+}
+
+}  // namespace saker::net
