@@ -1,0 +1,209 @@
+// TextSession: Kestrel's text commands mapped onto the queue engine.
+#include "server/net/text_session.h"
+
+#include <unordered_set>
+
+#include "server/common/logging.h"
+
+namespace saker::net {
+namespace {
+
+auto& Log() {
+  static auto& log = logging::Get("net");
+  return log;
+}
+
+void Send(Connection* conn, const std::string& out) { conn->Send(out); }
+
+}  // namespace
+
+struct TextSession::State {
+  explicit State(Context* c) : ctx(c) {}
+  Context* ctx;
+  std::unordered_set<queue::GetHandle> parked;
+};
+
+TextSession::TextSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
+  text::Limits limits;
+  limits.max_item_size = ctx->limits().max_item_size;
+  limits.max_request_bytes = ctx->limits().max_item_size + 4096;
+  parser_ = text::Parser(limits);
+}
+
+TextSession::~TextSession() = default;
+
+void TextSession::OnData(Connection* conn) {
+  while (!conn->closed()) {
+    text::ParseResult r = parser_.Parse(conn->input());
+    if (r.kind == text::ParseResult::Kind::kRequest) {
+      Serve(conn, r.request);
+    } else if (r.kind == text::ParseResult::Kind::kError) {
+      state_->ctx->counters()->protocol_errors++;
+      std::string out;
+      text::AppendProtocolError(&out, r.error);
+      Send(conn, out);
+      if (r.error.close) conn->CloseAfterWrite();
+    }
+    conn->Consume(r.consumed);
+    if (r.kind == text::ParseResult::Kind::kNeedMore) return;
+  }
+}
+
+void TextSession::OnClose(Connection* conn) {
+  queue::QueueManager* engine = state_->ctx->engine();
+  for (queue::GetHandle h : state_->parked) engine->CancelGet(h);
+  state_->parked.clear();
+  engine->ReleaseOwner(conn->id());
+}
+
+void TextSession::Serve(Connection* conn, const text::Request& req) {
+  using text::Command;
+  Context* ctx = state_->ctx;
+  queue::QueueManager* engine = ctx->engine();
+  std::string out;
+  uint64_t owner = conn->id();
+  bool takes_queue = req.command != Command::kStatus && req.command != Command::kVersion &&
+                     req.command != Command::kShutdown && req.command != Command::kQuit;
+  if (takes_queue && !queue::IsValidName(req.queue)) {
+    ctx->counters()->protocol_errors++;
+    text::AppendError(&out, "Bad queue name.");
+    return Send(conn, out);
+  }
+  switch (req.command) {
+    case Command::kPut: {
+      ctx->counters()->cmd_set++;
+      int64_t expiry = req.has_expiry && req.expiry_ms > 0
+                           ? ctx->clock()->NowWallMs() + req.expiry_ms
+                           : 0;
+      std::vector<queue::PutItem> items;
+      items.reserve(req.item_count);
+      text::ForEachItem(req.items, [&](std::string_view item) {
+        items.push_back({std::string(item), expiry, {}});
+      });
+      Connection::Slot slot = conn->Reserve();
+      std::weak_ptr<Connection> weak = conn->shared_from_this();
+      engine->Put(req.queue, std::move(items), [weak, slot, ctx](Result<queue::PutResult> r) {
+        auto c = weak.lock();
+        if (!c) return;
+        std::string reply;
+        if (r.ok()) {
+          ctx->counters()->total_items += r->accepted;
+          text::AppendCount(&reply, r->accepted);
+        } else {
+          text::AppendError(&reply, r.status().message());
+        }
+        c->Reply(slot, reply);
+      });
+      return;
+    }
+    case Command::kGet:
+    case Command::kPeek: {
+      // Kestrel: a get or peek first confirms this connection's open reads on the queue.
+      while (engine->ConfirmOldest(owner, req.queue)) {
+      }
+      queue::GetOptions o;
+      o.max_items = 1;
+      o.timeout_ms = req.has_timeout ? std::max<int32_t>(0, req.timeout_ms) : 0;
+      o.peek = req.command == Command::kPeek;
+      o.reliable = !o.peek;
+      o.owner = o.peek ? 0 : owner;
+      if (o.peek) {
+        ctx->counters()->cmd_peek++;
+      } else {
+        ctx->counters()->cmd_get++;
+      }
+      return StartGet(conn, std::string(req.queue), o, false);
+    }
+    case Command::kMonitor: {
+      ctx->counters()->cmd_monitor++;
+      size_t open = engine->OwnerLeaseCount(owner, req.queue);
+      size_t max = ctx->limits().max_open_reads;
+      if (open >= max || req.timeout_ms <= 0) {
+        text::AppendNoItem(&out);
+        return Send(conn, out);
+      }
+      queue::GetOptions o;
+      o.max_items = static_cast<uint32_t>(max - open);
+      o.timeout_ms = req.timeout_ms;
+      o.fill = true;
+      o.reliable = true;
+      o.owner = owner;
+      return StartGet(conn, std::string(req.queue), o, true);
+    }
+    case Command::kConfirm:
+      if (req.count >= 0 &&
+          engine->ConfirmCount(owner, req.queue, static_cast<size_t>(req.count))) {
+        text::AppendCount(&out, req.count);
+      } else {
+        text::AppendError(&out, text::kNotThatManyOpen);
+      }
+      return Send(conn, out);
+    case Command::kFlush: {
+      Status s = engine->Flush(req.queue);
+      s.ok() ? text::AppendCount(&out, 0) : text::AppendError(&out, s.message());
+      return Send(conn, out);
+    }
+    case Command::kDelete: {
+      Status s = engine->DeleteQueue(req.queue);
+      if (s.ok()) ctx->counters()->queue_deletes++;
+      s.ok() ? text::AppendCount(&out, 0) : text::AppendError(&out, s.message());
+      return Send(conn, out);
+    }
+    case Command::kStatus:
+      if (req.status == text::StatusName::kNone) {
+        text::AppendString(&out, queue::ServerStatusName(engine->status()));
+      } else {
+        queue::ServerStatus next = queue::ServerStatus::kUp;
+        if (req.status == text::StatusName::kReadOnly) next = queue::ServerStatus::kReadOnly;
+        if (req.status == text::StatusName::kQuiescent) next = queue::ServerStatus::kQuiescent;
+        engine->SetStatus(next);
+        text::AppendCount(&out, 0);
+      }
+      return Send(conn, out);
+    case Command::kVersion:
+      text::AppendString(&out, SAKER_VERSION);
+      return Send(conn, out);
+    case Command::kShutdown:
+      text::AppendCount(&out, 0);
+      Send(conn, out);
+      conn->CloseAfterWrite();
+      ctx->Shutdown();
+      return;
+    case Command::kQuit:
+      conn->CloseAfterWrite();
+      return;
+  }
+}
+
+void TextSession::StartGet(Connection* conn, std::string name, const queue::GetOptions& options,
+                           bool stream) {
+  Connection::Slot slot = conn->Reserve();
+  std::weak_ptr<Connection> weak = conn->shared_from_this();
+  auto handle = std::make_shared<queue::GetHandle>(0);
+  auto state = state_;
+  queue::GetHandle h = state_->ctx->engine()->Get(
+      name, options,
+      [weak, slot, handle, state, stream](Result<std::vector<queue::Delivery>> r) {
+        if (*handle != 0) state->parked.erase(*handle);
+        auto c = weak.lock();
+        if (!c) return;
+        std::string out;
+        if (!r.ok() && !r.status().IsNotFound()) {
+          Log().debug("text get refused: {}", r.status().ToString());
+          text::AppendError(&out, r.status().message());
+        } else {
+          if (r.ok()) {
+            for (const auto& d : *r) text::AppendItem(&out, d.payload);
+            r->empty() ? state->ctx->counters()->get_misses++ : state->ctx->counters()->get_hits++;
+          }
+          if (stream || !r.ok() || r->empty()) text::AppendNoItem(&out);
+        }
+        c->Reply(slot, out);
+      });
+  if (h != 0) {
+    *handle = h;
+    state_->parked.insert(h);
+  }
+}
+
+}  // namespace saker::net
