@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "server/common/check.h"
 #include "server/common/coding.h"
 #include "server/common/crc32c.h"
 #include "server/common/logging.h"
@@ -226,7 +227,8 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
     seg->index_loaded = true;
     auto file = log->FileOf(*seg, /*create=*/true);
     if (!file.ok()) return file.status();
-    log->segments_.push_back(std::move(seg));
+    log->segments_.push_back(seg);
+    log->ReleaseTail(seg, 0);
     SAKER_RETURN_IF_ERROR(log->SyncDir());
   } else {
     SAKER_RETURN_IF_ERROR(log->RecoverTail());
@@ -287,8 +289,12 @@ Status Log::RecoverTail() {
     epoch = (*batch)->epoch();
     pos += h->length;
   }
-  if (pos < data.size()) {
-    if (!AllZero(data.data() + pos, data.size() - pos) && IntactBatchFollows(data, pos + 1)) {
+  uint64_t file_end = data.size();
+  if (pos < data.size() && AllZero(data.data() + pos, data.size() - pos)) {
+    // Zeros to the end: space preallocated ahead of the data (or never written). Kept.
+  } else if (pos < data.size()) {
+    file_end = pos;
+    if (IntactBatchFollows(data, pos + 1)) {
       return Status::Corruption(options_.name + " segment " + seg.path + " position " +
                                 std::to_string(pos) + ": " + problem +
                                 " followed by intact batches");
@@ -303,6 +309,7 @@ Status Log::RecoverTail() {
     if (::fdatasync((*file)->fd()) != 0) return Status::FromErrno("fdatasync " + seg.path, errno);
   }
   seg.size.store(pos, std::memory_order_release);
+  ReleaseTail(segments_.back(), file_end);
   {
     std::lock_guard<std::mutex> lock(seg.index_mu);
     seg.index_loaded = true;
@@ -433,6 +440,22 @@ void Log::WriteIndex(Segment& seg) {
 Status Log::Roll(uint64_t base_offset) {
   static auto& log = logging::Get("storage");
   Segment& old = *segments_.back();
+  uint64_t data_end = old.size.load(std::memory_order_relaxed);
+  ClaimTail();
+  uint64_t file_size = 0;
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    file_size = allocated_;
+  }
+  if (file_size > data_end) {
+    // A sealed segment ends at its last batch: cut the preallocated zeros.
+    auto file = FileOf(old);
+    if (!file.ok()) return Fail(file.status());
+    if (::ftruncate((*file)->fd(), static_cast<off_t>(data_end)) != 0) {
+      return Fail(Status::FromErrno("ftruncate " + old.path, errno));
+    }
+    active_dirty_ = true;
+  }
   // A sealed segment is never torn: it is synced before any later segment exists.
   if (active_dirty_) {
     SAKER_RETURN_IF_ERROR(SyncFile(old));
@@ -450,10 +473,104 @@ Status Log::Roll(uint64_t base_offset) {
     std::lock_guard<std::mutex> lock(mu_);
     segments_.push_back(seg);
   }
+  ReleaseTail(seg, 0);
   dir_dirty_ = true;
   log.info("{} rolled to segment {} ({} bytes in the last one)", Prefix(), seg->path,
            old.size.load(std::memory_order_relaxed));
   return Status::OK();
+}
+
+void Log::ReserveTail(uint64_t end) {
+  std::unique_lock<std::mutex> lock(alloc_mu_);
+  alloc_cv_.wait(lock, [&] { return !allocating_ || end <= allocated_; });
+  allocated_ = std::max(allocated_, end);
+}
+
+void Log::ClaimTail() {
+  std::unique_lock<std::mutex> lock(alloc_mu_);
+  alloc_cv_.wait(lock, [&] { return !allocating_; });
+  allocating_ = true;
+}
+
+void Log::ReleaseTail(std::shared_ptr<Segment> seg, uint64_t file_size) {
+  std::lock_guard<std::mutex> lock(alloc_mu_);
+  alloc_segment_ = std::move(seg);
+  allocated_ = file_size;
+  allocating_ = false;
+  alloc_failed_ = false;
+  alloc_cv_.notify_all();
+}
+
+uint64_t Log::PreallocationLimit() const {
+  constexpr uint64_t kPage = 4096;
+  return (options_.segment_bytes + kPage - 1) / kPage * kPage;
+}
+
+bool Log::NeedsPreallocation() const {
+  if (options_.preallocate_bytes == 0 || failed()) return false;
+  std::lock_guard<std::mutex> lock(alloc_mu_);
+  if (allocating_ || alloc_failed_ || alloc_segment_ == nullptr) return false;
+  if (allocated_ >= PreallocationLimit()) return false;
+  uint64_t data_end = alloc_segment_->size.load(std::memory_order_acquire);
+  return allocated_ - data_end < options_.preallocate_bytes / 2;
+}
+
+// Zeros go out with O_DIRECT from one aligned buffer: no page-cache copy and no dirty pages
+// for the writer's fdatasync to flush. The final fdatasync makes the new file size durable,
+// after which appends into the range need no journal commit. A start that is not page
+// aligned leaves a hole of less than a page, filled by the next append.
+Status Log::Preallocate() {
+  static auto& log = logging::Get("storage");
+  constexpr uint64_t kPage = 4096;
+  constexpr size_t kZeroBytes = 1 << 20;
+  static char* const zeros = [] {
+    void* p = nullptr;
+    SAKER_CHECK(::posix_memalign(&p, kPage, kZeroBytes) == 0);
+    std::memset(p, 0, kZeroBytes);
+    return static_cast<char*>(p);
+  }();
+  std::shared_ptr<Segment> seg;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    if (options_.preallocate_bytes == 0 || allocating_ || alloc_failed_ ||
+        alloc_segment_ == nullptr || allocated_ >= PreallocationLimit()) {
+      return Status::OK();
+    }
+    seg = alloc_segment_;
+    from = allocated_;
+    to = std::min((from + options_.preallocate_bytes + kPage - 1) / kPage * kPage,
+                  PreallocationLimit());
+    allocating_ = true;
+  }
+  Status st;
+  int fd = ::open(seg->path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  bool direct = fd >= 0;
+  if (!direct) fd = ::open(seg->path.c_str(), O_WRONLY | O_CLOEXEC);  // no O_DIRECT (tmpfs)
+  if (fd < 0) st = Status::FromErrno("open " + seg->path, errno);
+  for (uint64_t pos = direct ? (from + kPage - 1) / kPage * kPage : from; st.ok() && pos < to;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroBytes, to - pos));
+    ssize_t w = ::pwrite(fd, zeros, n, static_cast<off_t>(pos));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      st = Status::FromErrno("write " + seg->path, w < 0 ? errno : EIO);
+      break;
+    }
+    pos += static_cast<uint64_t>(w);
+  }
+  if (st.ok() && ::fdatasync(fd) != 0) st = Status::FromErrno("fdatasync " + seg->path, errno);
+  if (fd >= 0) ::close(fd);
+  std::lock_guard<std::mutex> lock(alloc_mu_);
+  allocating_ = false;
+  if (st.ok()) {
+    allocated_ = std::max(allocated_, to);
+  } else {
+    alloc_failed_ = true;
+    log.warn("{} preallocation of {} stopped: {}", Prefix(), seg->path, st.ToString());
+  }
+  alloc_cv_.notify_all();
+  return st;
 }
 
 Status Log::Append(const Batch& batch) {
@@ -496,6 +613,7 @@ Status Log::AppendAll(const std::vector<BatchPtr>& batches) {
       run_bytes += batches[j]->size_bytes();
       j++;
     }
+    ReserveTail(size + run_bytes);
     SAKER_RETURN_IF_ERROR(WriteAt(*seg, iov.data(), static_cast<int>(iov.size()), size));
     if (size == 0) seg->first_batch_ms = options_.clock->NowWallMs();
     // Publish size before next_offset: a reader that sees an offset finds its bytes.
@@ -562,6 +680,7 @@ Status Log::Truncate(uint64_t offset) {
     return Status::InvalidArgument(options_.name + ": truncate to " + std::to_string(offset) +
                                    ": not a batch boundary");
   }
+  ClaimTail();
   std::vector<std::shared_ptr<Segment>> removed;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -581,6 +700,7 @@ Status Log::Truncate(uint64_t offset) {
   if (::ftruncate((*file)->fd(), static_cast<off_t>(cut)) != 0) {
     return Fail(Status::FromErrno("ftruncate " + seg.path, errno));
   }
+  ReleaseTail(segments_[k], cut);
   SAKER_RETURN_IF_ERROR(SyncFile(seg));
   active_dirty_ = false;
   ::unlink(seg.index_path.c_str());

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,10 @@ struct LogOptions {
   // After a cold Read, the kernel is asked to read this many bytes beyond it
   // (posix_fadvise WILLNEED), so a reader draining a backlog finds them in the page cache.
   uint64_t readahead_bytes = 1 << 20;
+  // The tail segment is zero-filled and synced this far ahead of the write position by
+  // Preallocate(), so an append's fdatasync writes data only: no file-size change and no
+  // filesystem journal commit (ext4). 0 disables it (appends then extend the file).
+  uint64_t preallocate_bytes = 16 << 20;
   // Shared descriptor cache; nullptr = the log opens and keeps its own (tests, tools).
   FdCache* fd_cache = nullptr;
   const Clock* clock = SystemClock::Get();
@@ -75,6 +80,16 @@ class Log {
   Status AppendAll(const std::vector<BatchPtr>& batches);
   // fdatasync of every file written since the last Sync (and of the directory after a roll).
   Status Sync();
+
+  // True when the tail segment has less than half of preallocate_bytes zero-filled ahead of
+  // the write position. Any thread.
+  bool NeedsPreallocation() const;
+  // Zero-fills the next preallocate_bytes of the tail segment (at most up to segment_bytes)
+  // and fdatasyncs them. Runs on a helper thread (StorageThread's allocator) while the writer
+  // works, or on the writer thread; one call at a time per log. An append that reaches the
+  // range being filled waits for it. An error here only means the space is not preallocated:
+  // it is logged and does not make the log fail-stop.
+  Status Preallocate();
 
   // Replication: cuts the log back so next_offset() == offset (offset must be in
   // [first_offset, next_offset] and a batch boundary, else InvalidArgument), durably.
@@ -129,6 +144,14 @@ class Log {
                      const std::function<bool(uint64_t, const BatchHeader&)>& fn) const;
   Status RemoveSegmentFiles(const Segment& seg);
   void AddIndexEntry(Segment& seg, uint64_t offset, uint64_t position);
+  // Writer: waits until no zero-fill overlaps [.., end) of the tail, then records that the
+  // file reaches at least `end`.
+  void ReserveTail(uint64_t end);
+  // Writer: waits for any zero-fill to finish and keeps new ones out (before cutting or
+  // sealing the tail) until ReleaseTail makes `seg`, of `file_size` bytes, the tail.
+  void ClaimTail();
+  void ReleaseTail(std::shared_ptr<Segment> seg, uint64_t file_size);
+  uint64_t PreallocationLimit() const;
 
   std::string dir_;
   LogOptions options_;
@@ -142,6 +165,14 @@ class Log {
   bool active_dirty_ = false;  // the active segment has unsynced writes
   bool dir_dirty_ = false;     // a segment was created or deleted since the last dir fsync
   std::function<Status(FileOp)> fault_;
+  // Preallocation state of the tail. Lock order: alloc_mu_ may be taken while holding
+  // nothing else; mu_ is never held while waiting on alloc_cv_.
+  mutable std::mutex alloc_mu_;
+  std::condition_variable alloc_cv_;
+  std::shared_ptr<Segment> alloc_segment_;  // guarded by alloc_mu_: the tail
+  uint64_t allocated_ = 0;     // guarded by alloc_mu_: the tail's file size (data + zeros)
+  bool allocating_ = false;    // guarded by alloc_mu_: a Preallocate() is writing zeros
+  bool alloc_failed_ = false;  // guarded by alloc_mu_: stop trying on this segment
 };
 
 }  // namespace saker::storage

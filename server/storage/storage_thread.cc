@@ -29,7 +29,12 @@ void StorageThread::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = false;
   }
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    alloc_stopping_ = false;
+  }
   thread_ = std::thread([this] { Main(); });
+  allocator_ = std::thread([this] { AllocatorMain(); });
 }
 
 void StorageThread::Stop() {
@@ -47,6 +52,37 @@ void StorageThread::Stop() {
   }
   cv_.notify_one();
   thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    alloc_stopping_ = true;
+    alloc_queue_.clear();
+  }
+  alloc_cv_.notify_one();
+  allocator_.join();
+}
+
+void StorageThread::RequestPreallocation(const std::shared_ptr<Log>& log) {
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    if (std::find(alloc_queue_.begin(), alloc_queue_.end(), log) != alloc_queue_.end()) return;
+    alloc_queue_.push_back(log);
+  }
+  alloc_cv_.notify_one();
+}
+
+void StorageThread::AllocatorMain() {
+  while (true) {
+    std::shared_ptr<Log> log;
+    {
+      std::unique_lock<std::mutex> lock(alloc_mu_);
+      alloc_cv_.wait(lock, [this] { return !alloc_queue_.empty() || alloc_stopping_; });
+      if (alloc_stopping_) return;
+      log = std::move(alloc_queue_.front());
+      alloc_queue_.erase(alloc_queue_.begin());
+    }
+    // Errors are logged by the log and only cost speed.
+    (void)log->Preallocate();
+  }
 }
 
 void StorageThread::Append(std::shared_ptr<Log> log, BatchPtr batch, Done done) {
@@ -135,6 +171,7 @@ std::vector<std::pair<Done, Status>> StorageThread::Commit(std::vector<Op>& ops)
         for (auto& d : g.dones) completions.emplace_back(std::move(d), st);
         continue;
       }
+      if (g.log->NeedsPreallocation()) RequestPreallocation(g.log);
       appends += g.batches.size();
       for (const auto& b : g.batches) bytes += b->size_bytes();
       const SyncPolicy& policy = g.log->options().sync;

@@ -1,7 +1,9 @@
 // StorageThread: the one thread that writes segments and meta.db (DESIGN.md Threads). Group
 // commit: everything handed over during one loop iteration reaches it as one hand-off (from a
 // before-sleep hook), becomes one write per log and one fdatasync per log whose sync policy is
-// `always`, and the completions go back to the loop thread as one Post.
+// `always`, and the completions go back to the loop thread as one Post. A second thread, the
+// allocator, keeps each written log's tail zero-filled ahead (Log::Preallocate) so those
+// fdatasyncs write data only.
 #pragma once
 
 #include <chrono>
@@ -68,6 +70,8 @@ class StorageThread {
   };
   void HandOff();  // before-sleep hook: moves pending_ to the thread
   void Main();
+  void AllocatorMain();  // zero-fills tails ahead of the writer (Log::Preallocate)
+  void RequestPreallocation(const std::shared_ptr<Log>& log);
   // Writes (and for `always` logs syncs) one hand-off; returns the completions to post.
   std::vector<std::pair<Done, Status>> Commit(std::vector<Op>& ops);
   // Syncs the `interval` logs whose deadline has passed (all written logs if `all`).
@@ -88,6 +92,12 @@ class StorageThread {
   StorageStats stats_;      // guarded by mu_
   // Storage thread only: logs written since their last sync (interval and never policies).
   std::vector<Unsynced> unsynced_;
+  // The allocator thread and its queue of logs whose tails want zero-filling.
+  std::thread allocator_;
+  std::mutex alloc_mu_;
+  std::condition_variable alloc_cv_;
+  std::vector<std::shared_ptr<Log>> alloc_queue_;  // guarded by alloc_mu_
+  bool alloc_stopping_ = false;                    // guarded by alloc_mu_
   // The before-sleep hook outlives this object inside the loop; it goes through this
   // pointer, which the destructor clears. Loop thread only.
   std::shared_ptr<StorageThread*> hook_target_;

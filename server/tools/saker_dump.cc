@@ -98,13 +98,9 @@ int Main(int argc, char** argv) {
     size_t pos = 0;
     while (pos < data.size()) {
       if (AllZero(data, pos)) {
-        std::printf("  position %zu: %zu zero bytes to end of file%s\n", pos, data.size() - pos,
-                    last ? " (torn or preallocated tail)" : "");
-        if (last) {
-          torn = true;
-        } else {
-          corrupt++;
-        }
+        std::printf("  position %zu: %zu zero bytes to end of file (%s)\n", pos, data.size() - pos,
+                    last ? "preallocated" : "CORRUPTION: sealed segment");
+        if (!last) corrupt++;
         break;
       }
       std::string problem;

@@ -270,7 +270,7 @@ TEST_F(LogTest, BadCrcOfLastBatchIsCut) {
   EXPECT_EQ(log->next_offset(), 3u);
 }
 
-TEST_F(LogTest, ZeroTailIsCut) {
+TEST_F(LogTest, ZeroTailIsKeptAsPreallocatedSpace) {
   {
     auto log = Open();
     AppendN(log.get(), 2);
@@ -278,7 +278,43 @@ TEST_F(LogTest, ZeroTailIsCut) {
   Resize(SegmentFile(1), 2 * kOneRecordBatch + 4096);
   auto log = Open();
   EXPECT_EQ(log->next_offset(), 3u);
+  EXPECT_EQ(FileSize(SegmentFile(1)), 2 * kOneRecordBatch + 4096);
+  AppendN(log.get(), 1);
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->next_offset(), 4u);
+  ExpectReadable(log.get(), 1, 4);
+}
+
+TEST_F(LogTest, PreallocateZeroFillsAheadAndSealingTrimsIt) {
+  segment_bytes_ = 64 << 10;
+  auto o = Options();
+  o.preallocate_bytes = 16 << 10;
+  auto log = Log::Open(dir_.path(), o).value();
+  AppendN(log.get(), 3);
+  ASSERT_TRUE(log->NeedsPreallocation());
+  ASSERT_TRUE(log->Preallocate().ok());
+  EXPECT_GE(FileSize(SegmentFile(1)), 16u << 10);
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(log->Preallocate().ok());
+  EXPECT_EQ(FileSize(SegmentFile(1)), 64u << 10);  // never beyond the segment size
+  EXPECT_FALSE(log->NeedsPreallocation());
+  AppendN(log.get(), 2);
+  ExpectReadable(log.get(), 1, 6);
+  log.reset();
+  log = Log::Open(dir_.path(), o).value();
+  EXPECT_EQ(log->next_offset(), 6u);
+  ExpectReadable(log.get(), 1, 6);
+  while (log->stats().segment_count == 1) AppendN(log.get(), 1);
+  // The sealed segment ends at its last batch.
+  EXPECT_EQ(FileSize(SegmentFile(1)) % kOneRecordBatch, 0u);
+  EXPECT_LE(FileSize(SegmentFile(1)), 64u << 10);
+  ASSERT_TRUE(log->Preallocate().ok());
+  ASSERT_TRUE(log->Truncate(3).ok());
   EXPECT_EQ(FileSize(SegmentFile(1)), 2 * kOneRecordBatch);
+  AppendN(log.get(), 1);
+  log.reset();
+  log = Log::Open(dir_.path(), o).value();
+  ExpectReadable(log.get(), 1, 4);
 }
 
 TEST_F(LogTest, BadCrcInTheMiddleIsCorruption) {
