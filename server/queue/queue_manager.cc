@@ -831,7 +831,10 @@ void QueueManager::Impl::RequestLoad(Queue* q, uint64_t offset) {
         } else if (!st.ok()) {
           Logger().error("[queue={}] cold read failed: {}", q->name, st.ToString());
         }
-        for (storage::BatchPtr& b : *out) {
+        // The first batch is the one a get waits for; read-ahead only while the budget allows.
+        for (size_t i = 0; i < out->size(); i++) {
+          storage::BatchPtr& b = (*out)[i];
+          if (i > 0 && resident_bytes_ + b->size_bytes() > config_.tail_cache_bytes) break;
           if (FindResident(q, b->base_offset()) == nullptr) AddResident(q, std::move(b));
         }
         ServeQueue(q);
