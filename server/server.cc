@@ -1,0 +1,170 @@
+// Server: start order (storage thread → engine → listeners → ready line) and stop order
+// (listeners → connections → engine close, which answers waiters and commits cursors →
+// storage thread stop, which syncs everything → loop stop).
+#include "server/server.h"
+
+#include <cstdio>
+
+#include "server/common/check.h"
+#include "server/common/logging.h"
+#include "server/net/memcache_session.h"
+#include "server/net/text_session.h"
+#include "server/net/thrift_session.h"
+
+namespace saker {
+namespace {
+
+auto& Log() {
+  static auto& log = logging::Get("server");
+  return log;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  counters_.start_wall_ms = SystemClock::Get()->NowWallMs();
+  admin_router_ = [this](const net::HttpRequest& req) { return RouteAdmin(req); };
+  loop_.AddBeforeSleep([this] { writes_.FlushAll(); });
+}
+
+Server::~Server() = default;
+
+Status Server::Start() {
+  storage_ = std::make_unique<storage::StorageThread>(&loop_);
+  storage_->Start();
+  auto engine = queue::QueueManager::Open(options_.engine, &loop_, storage_.get());
+  if (!engine.ok()) {
+    storage_->Stop();
+    return engine.status();
+  }
+  engine_ = std::move(engine).value();
+
+  uv_timer_init(loop_.uv(), &tick_timer_);
+  tick_timer_.data = this;
+  auto tick = static_cast<uint64_t>(std::max<int64_t>(1, options_.engine.tick_ms));
+  uv_timer_start(
+      &tick_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->engine_->Tick(); }, tick,
+      tick);
+
+  SAKER_RETURN_IF_ERROR(StartListener(
+      "memcache", options_.memcache_port,
+      [this] { return std::make_unique<net::MemcacheSession>(this); }));
+  SAKER_RETURN_IF_ERROR(StartListener(
+      "thrift", options_.thrift_port, [this] { return std::make_unique<net::ThriftSession>(this); }));
+  SAKER_RETURN_IF_ERROR(StartListener(
+      "text", options_.text_port, [this] { return std::make_unique<net::TextSession>(this); }));
+  SAKER_RETURN_IF_ERROR(StartListener("admin", options_.admin_port, [this] {
+    return std::make_unique<net::HttpHandler>(&admin_router_);
+  }));
+
+  for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) {
+    uv_signal_init(loop_.uv(), sig);
+    sig->data = this;
+  }
+  uv_signal_start(&sig_term_, &Server::OnSignal, SIGTERM);
+  uv_signal_start(&sig_int_, &Server::OnSignal, SIGINT);
+  uv_signal_start(&sig_hup_, &Server::OnSignal, SIGHUP);
+
+  ready_line_ = "sakerd ready";
+  for (const auto& l : listeners_) ready_line_ += " " + l->name() + "=" + l->bound();
+  ready_ = true;
+  std::fprintf(stdout, "%s\n", ready_line_.c_str());
+  std::fflush(stdout);
+  Log().info("{} (data dir {}, sync {})", ready_line_, options_.engine.data_dir,
+             options_.engine.defaults.sync.ToString());
+  return Status::OK();
+}
+
+Status Server::StartListener(const std::string& name, int port,
+                             net::Listener::HandlerFactory factory) {
+  if (port < 0) return Status::OK();
+  auto listener = std::make_unique<net::Listener>(
+      loop_.uv(), name, std::move(factory), &writes_, options_.connection_limits,
+      &counters_.connections, options_.max_connections);
+  listener->set_on_connection([this](std::shared_ptr<net::Connection> conn) {
+    // Forget connections that have gone, so the list stays as long as the live set.
+    if (connections_.size() > 64 && connections_.size() > 2 * counters_.connections.current) {
+      std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+    }
+    connections_.push_back(conn);
+  });
+  SAKER_RETURN_IF_ERROR(listener->Listen(options_.listen_host, port));
+  listeners_.push_back(std::move(listener));
+  return Status::OK();
+}
+
+void Server::Run() { loop_.Run(); }
+
+void Server::OnSignal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (signum == SIGHUP) {
+    Status s = self->Reload();
+    if (!s.ok()) Log().error("reload failed: {}", s.ToString());
+    return;
+  }
+  Log().info("signal {}: shutting down", signum);
+  self->Shutdown();
+}
+
+void Server::Shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (auto& l : listeners_) l->Stop();
+  for (auto& weak : connections_) {
+    if (auto conn = weak.lock()) conn->CloseAfterWrite();
+  }
+  uv_timer_stop(&tick_timer_);
+  for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) uv_signal_stop(sig);
+  engine_->Close([this](Status s) {
+    if (!s.ok()) Log().error("closing the queue engine: {}", s.ToString());
+    storage_->Stop();
+    for (auto& weak : connections_) {
+      if (auto conn = weak.lock()) conn->Close();
+    }
+    Log().info("stopped");
+    loop_.Stop();
+  });
+}
+
+Status Server::Reload() {
+  if (!options_.reload) {
+    Log().info("reload: no config file; queue configuration unchanged");
+    return Status::OK();
+  }
+  auto resolver = options_.reload();
+  if (!resolver.ok()) return resolver.status();
+  options_.engine.config_for = *resolver;
+  for (const auto& name : engine_->ListQueues()) {
+    SAKER_RETURN_IF_ERROR(engine_->SetQueueConfig(name, (*resolver)(name)));
+  }
+  Log().info("configuration reloaded");
+  return Status::OK();
+}
+
+admin::Snapshot Server::Snapshot() {
+  admin::Snapshot s;
+  s.counters = &counters_;
+  s.queues = engine_->AllStats();
+  s.storage = storage_->stats();
+  s.status = std::string(queue::ServerStatusName(engine_->status()));
+  s.now_wall_ms = SystemClock::Get()->NowWallMs();
+  return s;
+}
+
+net::HttpResponse Server::RouteAdmin(const net::HttpRequest& req) {
+  if (req.path == "/healthz") return {200, "text/plain", "ok\n"};
+  if (req.path == "/readyz") {
+    if (ready_ && !shutting_down_) return {200, "text/plain", "ready\n"};
+    return {503, "text/plain", "not ready\n"};
+  }
+  if (req.path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8", admin::Prometheus(Snapshot())};
+  }
+  if (req.path == "/stats.json") return {200, "application/json", admin::Json(Snapshot())};
+  if (req.path == "/" || req.path == "/status") {
+    return {200, "text/html; charset=utf-8", admin::StatusPage(Snapshot())};
+  }
+  return {404, "text/plain", "not found\n"};
+}
+
+}  // namespace saker
