@@ -65,8 +65,9 @@ struct EngineConfig {
   int64_t commit_interval_ms = 5;
   // Resolution of lease, waiter and redelivery deadlines.
   int64_t tick_ms = 10;
-  // Bytes asked from the log per cold read.
+  // Bytes asked from the log per cold read, and the threads that serve cold reads.
   uint64_t read_bytes = 1 << 20;
+  int reader_threads = 1;
   // Defaults for every queue; `config_for` (if set) returns a queue's resolved config (defaults
   // plus the overrides whose glob matches the name). Called on the loop thread.
   QueueConfig defaults;

@@ -26,6 +26,7 @@
 #include "server/queue/cursor.h"
 #include "server/storage/log.h"
 #include "server/storage/meta_store.h"
+#include "server/storage/reader_pool.h"
 
 namespace saker::queue {
 namespace {
@@ -136,7 +137,8 @@ class QueueManager::Impl {
         loop_(loop),
         storage_(storage),
         clock_(clock),
-        meta_(std::move(meta)) {}
+        meta_(std::move(meta)),
+        reader_(loop, std::max(1, config_.reader_threads)) {}
 
   ~Impl() {
     if (timer_ != nullptr) {
@@ -264,6 +266,7 @@ class QueueManager::Impl {
   storage::StorageThread* storage_;
   const Clock* clock_;
   std::shared_ptr<storage::MetaStore> meta_;  // used on the storage thread only
+  storage::ReaderPool reader_;                // cold reads, off the loop thread
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   std::map<std::string, std::unique_ptr<Queue>, std::less<>> queues_;
@@ -587,15 +590,9 @@ uint64_t QueueManager::Impl::MinFloor(const Queue* q) const {
 
 uint64_t QueueManager::Impl::RetainedBytes(const Queue* q, uint64_t floor) const {
   // Payload bytes from `floor` to the end, known for batches put since this boot.
-  uint64_t before = 0;
-  for (const BatchInfo& b : q->index) {
-    if (b.end > floor) {
-      before = b.bytes_before;
-      break;
-    }
-    before = q->bytes_total;
-  }
-  return q->bytes_total - before;
+  auto it = std::upper_bound(q->index.begin(), q->index.end(), floor,
+                             [](uint64_t f, const BatchInfo& b) { return f < b.end; });
+  return q->bytes_total - (it == q->index.end() ? q->bytes_total : it->bytes_before);
 }
 
 void QueueManager::Impl::DropOldest(Queue* q) {
@@ -803,51 +800,46 @@ void QueueManager::Impl::TrimResident(Queue* q) {
 void QueueManager::Impl::RequestLoad(Queue* q, uint64_t offset) {
   if (q->loading || !q->log) return;
   q->loading = true;
-  auto out = std::make_shared<std::vector<storage::BatchPtr>>();
-  // TODO(#3): read through the reader pool once it lands; the storage thread is off the loop
-  // thread too, but a cold read there delays writes.
-  storage_->Run(
-      [log = q->log, offset, max = config_.read_bytes, out]() -> Status {
-        auto r = log->Read(offset, max);
-        if (!r.ok()) return r.status();
-        *out = std::move(r).value();
-        return Status::OK();
-      },
-      [this, alive = alive_, id = q->id, out](Status st) {
-        if (!*alive) return;
-        Queue* q = FindQueue(id);
-        if (q == nullptr) return;
-        q->loading = false;
-        if (st.IsNotFound() && q->log) {
-          // Retention removed what a cursor still wanted (drop_oldest or a seek to earliest
-          // raced with it): move such cursors to the first offset kept.
-          const uint64_t first = q->log->first_offset();
-          q->first_offset = first;
-          for (auto& [name, s] : q->subs) {
-            DropSubscriptionLeases(s.get(), first);
-            s->counters.dropped += s->cursor.AckBelow(first);
-          }
-          Touch(q);
-        } else if (!st.ok()) {
-          Logger().error("[queue={}] cold read failed: {}", q->name, st.ToString());
-        }
-        // The first batch is the one a get waits for; read-ahead only while the budget allows.
-        for (size_t i = 0; i < out->size(); i++) {
-          storage::BatchPtr& b = (*out)[i];
-          if (i > 0 && resident_bytes_ + b->size_bytes() > config_.tail_cache_bytes) break;
-          if (FindResident(q, b->base_offset()) == nullptr) AddResident(q, std::move(b));
-        }
-        ServeQueue(q);
-        // Gets that asked not to wait only waited for this read.
-        const int64_t now = Now();
-        for (auto& [name, s] : q->subs) {
-          for (auto it = s->waiters.begin(); it != s->waiters.end();) {
-            auto cur = it++;
-            if (cur->deadline_ms <= now) Finish(s.get(), cur, Status::OK());
-          }
-        }
-        Drain();
-      });
+  reader_.Read(q->log, offset, config_.read_bytes,
+               [this, alive = alive_, id = q->id](Result<std::vector<storage::BatchPtr>> read) {
+                 if (!*alive) return;
+                 Queue* q = FindQueue(id);
+                 if (q == nullptr) return;
+                 q->loading = false;
+                 const Status& st = read.status();
+                 std::vector<storage::BatchPtr> batches;
+                 if (read.ok()) batches = std::move(read).value();
+                 if (st.IsNotFound() && q->log) {
+                   // Retention removed what a cursor still wanted (drop_oldest or a seek to
+                   // earliest raced with it): move such cursors to the first offset kept.
+                   const uint64_t first = q->log->first_offset();
+                   q->first_offset = first;
+                   for (auto& [name, s] : q->subs) {
+                     DropSubscriptionLeases(s.get(), first);
+                     s->counters.dropped += s->cursor.AckBelow(first);
+                   }
+                   Touch(q);
+                 } else if (!st.ok()) {
+                   Logger().error("[queue={}] cold read failed: {}", q->name, st.ToString());
+                 }
+                 // The first batch is the one a get waits for; read-ahead only while the budget
+                 // allows.
+                 for (size_t i = 0; i < batches.size(); i++) {
+                   storage::BatchPtr& b = batches[i];
+                   if (i > 0 && resident_bytes_ + b->size_bytes() > config_.tail_cache_bytes) break;
+                   if (FindResident(q, b->base_offset()) == nullptr) AddResident(q, std::move(b));
+                 }
+                 ServeQueue(q);
+                 // Gets that asked not to wait only waited for this read.
+                 const int64_t now = Now();
+                 for (auto& [name, s] : q->subs) {
+                   for (auto it = s->waiters.begin(); it != s->waiters.end();) {
+                     auto cur = it++;
+                     if (cur->deadline_ms <= now) Finish(s.get(), cur, Status::OK());
+                   }
+                 }
+                 Drain();
+               });
 }
 
 bool QueueManager::Impl::Expired(const Queue* q, const storage::RecordView& rec) const {
