@@ -11,8 +11,8 @@
 #include <unordered_set>
 
 #include "Saker.h"
-#include "server/common/coding.h"
 #include "server/common/logging.h"
+#include "server/net/thrift_frame.h"
 
 namespace saker::net {
 namespace {
@@ -20,9 +20,6 @@ namespace {
 using apache::thrift::TDelayedException;
 using apache::thrift::transport::TMemoryBuffer;
 using ExnCob = std::function<void(TDelayedException*)>;
-
-// Kestrel and Finagle cap frames at 16,384,000 bytes (TConfiguration's default).
-constexpr uint32_t kMaxFrameBytes = 16'384'000;
 
 auto& Log() {
   static auto& log = logging::Get("net");
@@ -471,7 +468,9 @@ void Service::list_queues(std::function<void(std::vector<std::string> const&)> c
   cob(engine()->ListQueues());
 }
 
-ThriftSession::ThriftSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
+ThriftSession::ThriftSession(Context* ctx)
+    : state_(std::make_shared<State>(ctx)),
+      max_frame_bytes_(std::max<size_t>(kDefaultMaxFrameBytes, ctx->limits().max_item_size + 4096)) {
   auto service = std::make_shared<Service>(state_.get());
   auto processor = std::make_shared<api::SakerAsyncProcessor>(service);
   // strictRead=false accepts old clients' non-strict headers; replies use strict headers.
@@ -486,21 +485,20 @@ ThriftSession::~ThriftSession() = default;
 void ThriftSession::OnData(Connection* conn) {
   if (state_->conn.expired()) state_->conn = conn->shared_from_this();
   while (!conn->closed()) {
-    std::string_view in = conn->input();
-    if (in.size() < 4) return;
-    auto len = static_cast<uint32_t>(__builtin_bswap32(DecodeFixed32(in.data())));
-    if (len == 0 || len > kMaxFrameBytes) {
+    FrameResult frame = NextFrame(conn->input(), max_frame_bytes_);
+    if (frame.kind == FrameResult::Kind::kNeedMore) return;
+    if (frame.kind == FrameResult::Kind::kError) {
       state_->ctx->counters()->protocol_errors++;
-      Log().debug("thrift: bad frame length {} from {}, closing", len, conn->peer());
+      Log().debug("thrift: {} from {}, closing", frame.error, conn->peer());
       conn->Close();
       return;
     }
-    if (in.size() < 4 + static_cast<size_t>(len)) return;
     Connection::Slot slot = conn->Reserve();
     // OBSERVE: the processor decodes every argument before it returns, so the frame may stay
     // in the connection's read buffer (no copy).
     auto ibuf = std::make_shared<TMemoryBuffer>(
-        reinterpret_cast<uint8_t*>(const_cast<char*>(in.data() + 4)), len, TMemoryBuffer::OBSERVE);
+        reinterpret_cast<uint8_t*>(const_cast<char*>(frame.payload.data())),
+        static_cast<uint32_t>(frame.payload.size()), TMemoryBuffer::OBSERVE);
     auto obuf = std::make_shared<TMemoryBuffer>();
     std::weak_ptr<Connection> weak = state_->conn;
     auto state = state_;
@@ -519,10 +517,11 @@ void ThriftSession::OnData(Connection* conn) {
             uint32_t out_len;
             obuf->getBuffer(&out, &out_len);
             if (out_len == 0) return c->Skip(slot);  // oneway
-            std::string frame(4 + out_len, '\0');
-            EncodeFixed32(frame.data(), __builtin_bswap32(out_len));
-            std::memcpy(frame.data() + 4, out, out_len);
-            c->Reply(slot, frame);
+            std::string reply;
+            reply.reserve(4 + out_len);
+            AppendFrameLength(&reply, out_len);
+            reply.append(reinterpret_cast<const char*>(out), out_len);
+            c->Reply(slot, reply);
           },
           ibuf, obuf);
     } catch (const std::exception& e) {
@@ -532,7 +531,7 @@ void ThriftSession::OnData(Connection* conn) {
       conn->Close();
       return;
     }
-    conn->Consume(4 + len);
+    conn->Consume(frame.consumed);
   }
 }
 

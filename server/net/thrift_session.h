@@ -24,6 +24,7 @@ class ThriftSession final : public ProtocolHandler {
 
  private:
   std::shared_ptr<State> state_;
+  size_t max_frame_bytes_;
 };
 
 }  // namespace saker::net
