@@ -183,21 +183,28 @@ Status Log::SyncDir() {
     Status st = fault_(FileOp::kSync);
     if (!st.ok()) return Fail(std::move(st));
   }
-  int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Fail(Status::FromErrno("open " + dir_, errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Fail(Status::FromErrno("fsync " + dir_, err));
+  // A new log's own directory entry lives in the parent: it must be durable too.
+  std::vector<std::string> dirs{dir_};
+  if (parent_dir_dirty_) dirs.push_back(std::filesystem::path(dir_).parent_path().string());
+  for (const auto& d : dirs) {
+    int fd = ::open(d.empty() ? "." : d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Fail(Status::FromErrno("open " + d, errno));
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Fail(Status::FromErrno("fsync " + d, err));
+  }
   dir_dirty_ = false;
+  parent_dir_dirty_ = false;
   return Status::OK();
 }
 
 Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions options) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  bool created = std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("create directory " + dir + ": " + ec.message());
   std::unique_ptr<Log> log(new Log(dir, std::move(options)));
+  log->parent_dir_dirty_ = created;
 
   std::vector<uint64_t> bases;
   DIR* d = ::opendir(dir.c_str());
@@ -229,7 +236,9 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
     if (!file.ok()) return file.status();
     log->segments_.push_back(seg);
     log->ReleaseTail(seg, 0);
-    SAKER_RETURN_IF_ERROR(log->SyncDir());
+    // Made durable by the first Sync(), before anything in it is reported durable: opening
+    // 100,000 new logs costs no fsync.
+    log->dir_dirty_ = true;
   } else {
     SAKER_RETURN_IF_ERROR(log->RecoverTail());
   }

@@ -2,8 +2,8 @@
 // and start at 1. The log holds no file descriptor while idle: descriptors come from a bounded
 // FdCache shared by every log of the server, so 100,000 queues fit on one server.
 //
-// Threads: Open() on any thread before the log is shared. Append, AppendAt, Sync, Truncate,
-// DeleteBelow and Close are called by one writer thread (the storage thread; a test's own
+// Threads: Open() on any thread before the log is shared. Append, AppendAll, AppendAt, Sync,
+// Truncate and DeleteBelow are called by one writer thread (the storage thread; a test's own
 // thread in unit tests). Read() may be called from any number of reader threads at the same
 // time as the writer works; it sees only whole batches that were written before it started.
 #pragma once
@@ -66,8 +66,12 @@ class Log {
  public:
   // Opens the log in `dir`, creating the directory if needed, and recovers it: a torn or
   // bad-CRC tail of the last segment is cut (warning names file and position); damage before
-  // the tail returns Corruption naming file and position, and nothing is opened.
+  // the tail returns Corruption naming file and position, and nothing is opened. Only the
+  // tail segment is read, and no descriptor stays open when options.fd_cache is set. A new
+  // log costs no fsync here: its directory is made durable by the first Sync().
   static Result<std::unique_ptr<Log>> Open(const std::string& dir, LogOptions options);
+  // Drops the log's descriptors from the FdCache. Destroy it when no thread uses it (the
+  // StorageThread and ReaderPool hold shared_ptrs while they do).
   ~Log();
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
@@ -76,9 +80,12 @@ class Log {
   // the segment first if it is full or old. Written, not yet durable: see Sync(). After any
   // failed write or sync the log is fail-stop and every later call returns IOError.
   Status Append(const Batch& batch);
-  // Appends several batches with one write when they fit the active segment.
+  // Appends several batches, contiguous from next_offset() (else InvalidArgument and nothing
+  // is written), with one pwritev per segment they land in.
   Status AppendAll(const std::vector<BatchPtr>& batches);
-  // fdatasync of every file written since the last Sync (and of the directory after a roll).
+  // fdatasync of the tail if written since the last Sync (a rolled segment was synced when
+  // sealed), and fsync of the directory (and of its parent for a new log) if segments were
+  // created or deleted. Only after an OK return is what was appended durable.
   Status Sync();
 
   // True when the tail segment has less than half of preallocate_bytes zero-filled ahead of
@@ -162,8 +169,9 @@ class Log {
   mutable std::mutex mu_;  // guards segments_ (readers vs. roll / delete / truncate)
   std::vector<std::shared_ptr<Segment>> segments_;
   // Writer thread only.
-  bool active_dirty_ = false;  // the active segment has unsynced writes
-  bool dir_dirty_ = false;     // a segment was created or deleted since the last dir fsync
+  bool active_dirty_ = false;      // the active segment has unsynced writes
+  bool dir_dirty_ = false;         // a segment was created or deleted since the last dir fsync
+  bool parent_dir_dirty_ = false;  // Open created dir_; its parent needs an fsync too
   std::function<Status(FileOp)> fault_;
   // Preallocation state of the tail. Lock order: alloc_mu_ may be taken while holding
   // nothing else; mu_ is never held while waiting on alloc_cv_.

@@ -521,3 +521,37 @@ TEST_F(LogTest, FdCacheEvictsLeastRecentlyUsed) {
 
 }  // namespace
 }  // namespace saker::storage
+
+namespace saker::storage {
+namespace {
+
+int OpenDescriptors() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) n++;
+  return n;
+}
+
+TEST_F(LogTest, ManyOpenLogsShareABoundedFdCache) {
+  constexpr int kLogs = 300;
+  FdCache cache(16);
+  LogOptions o = Options();
+  o.fd_cache = &cache;
+  int fds_before = OpenDescriptors();
+  std::vector<std::unique_ptr<Log>> logs;
+  for (int i = 0; i < kLogs; i++) {
+    logs.push_back(Log::Open(dir_.Join(std::to_string(i)), o).value());
+    if (i % 100 == 0) AppendN(logs.back().get(), 1);
+  }
+  EXPECT_LE(cache.size(), 16u);
+  EXPECT_LE(OpenDescriptors(), fds_before + 16);
+  logs.clear();
+  EXPECT_EQ(cache.size(), 0u);
+  for (int i = 0; i < kLogs; i++)
+    logs.push_back(Log::Open(dir_.Join(std::to_string(i)), o).value());
+  EXPECT_EQ(cache.size(), 0u);  // reopening scans each tail and keeps nothing open
+  EXPECT_EQ(logs[100]->next_offset(), 2u);
+  EXPECT_EQ(logs[101]->next_offset(), 1u);
+}
+
+}  // namespace
+}  // namespace saker::storage
