@@ -1,0 +1,112 @@
+// sakerd's configuration: the [server] options, the per-queue options ([defaults] and
+// [queues."GLOB"]) and the command line. A TOML file (packaging/saker.toml documents every
+// key) is read first, then flags override it. Pure parsing and validation: no globals, no I/O
+// beyond reading the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/common/status.h"
+#include "server/queue/queue_config.h"
+#include "server/storage/sync_policy.h"
+
+namespace saker {
+
+// Port values: a number, 0 = any free port, kPortOff = listener disabled ("off").
+inline constexpr int kPortOff = -1;
+
+// Per-queue configuration: built-in defaults, then [defaults], then the one [queues."NAME"]
+// entry that matches a queue name. An entry whose name has no glob characters (`*?[`)
+// matches that name exactly and wins over globs; otherwise the first glob in file order that
+// matches (fnmatch) applies. Entries replace [defaults] key by key; they do not stack.
+class QueueConfigSet {
+ public:
+  struct Entry {
+    std::string pattern;
+    bool exact = false;
+    queue::QueueConfig config;  // [defaults] with this entry's keys applied
+  };
+
+  QueueConfigSet() = default;
+  QueueConfigSet(queue::QueueConfig defaults, std::vector<Entry> entries);
+
+  const queue::QueueConfig& defaults() const { return defaults_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+  // The resolved configuration of `queue` (a bare queue name, no "+subscription").
+  const queue::QueueConfig& Resolve(std::string_view queue) const;
+
+  // A copyable resolver sharing this set, for EngineConfig::config_for.
+  std::function<queue::QueueConfig(std::string_view)> Resolver() const;
+
+ private:
+  queue::QueueConfig defaults_;
+  std::vector<Entry> entries_;  // exact names first, then globs in file order
+};
+
+struct ServerConfig {
+  // The file this came from ("" = none: built-in defaults and flags only).
+  std::string config_file;
+
+  // [server]
+  std::string listen = "0.0.0.0";
+  int memcache_port = 22133;
+  int thrift_port = 2229;
+  int text_port = 2222;
+  int admin_port = 2223;
+  std::string data_dir = "./data";
+  // Default sync policy of every queue; [defaults] and [queues] entries may set their own.
+  storage::SyncPolicy sync;
+  std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+  uint32_t max_connections = 10000;
+  // Bytes a connection may buffer without a whole request (and the thrift frame cap).
+  uint64_t max_request_bytes = 17u << 20;
+  // Largest item on any protocol (each queue may set a lower max_item_size).
+  uint64_t max_item_size = 16u << 20;
+  // Kestrel maxOpenTransactions: open reliable reads per connection per queue.
+  uint32_t max_open_reads = 100;
+  // Idle connections are closed after this long; 0 = never (Kestrel clientTimeout).
+  int64_t client_timeout_ms = 0;
+  // Queue engine (EngineConfig).
+  uint64_t tail_cache_bytes = 256ull << 20;
+  int64_t commit_interval_ms = 5;
+  int64_t tick_ms = 10;
+  uint64_t read_bytes = 1u << 20;
+
+  // [defaults] and [queues."NAME"]
+  QueueConfigSet queues;
+
+  // The queue engine's configuration: data_dir, tail cache, timers, defaults and resolver.
+  queue::EngineConfig ToEngineConfig() const;
+};
+
+// Parses TOML text (`file_name` is used in messages). Errors (InvalidArgument) name the file,
+// the line and the key: unknown keys, wrong types, values out of range, TOML syntax.
+Result<ServerConfig> ParseConfig(std::string_view toml_text, std::string_view file_name);
+
+// Reads and parses a file (IOError if it cannot be read).
+Result<ServerConfig> LoadConfigFile(const std::string& path);
+
+// What the command line asks for.
+struct CommandLine {
+  ServerConfig config;
+  bool help = false;     // print Usage() and exit 0
+  bool version = false;  // print the version and exit 0
+};
+
+// `sakerd [--config FILE] [--data-dir DIR] [--listen ADDR] [--memcache-port N] [--thrift-port N]
+// [--text-port N] [--admin-port N] [--sync always|interval:MS|never] [--log-level LEVEL]
+// [--help] [--version]`; `--flag=value` works too. The file (if any) is read first; flags
+// override it. Ports take a number or "off". InvalidArgument names the bad flag.
+Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+
+// The --help text.
+std::string Usage();
+
+}  // namespace saker
