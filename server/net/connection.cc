@@ -113,7 +113,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   c->in_end_ += static_cast<size_t>(nread);
   c->counters_->bytes_read += static_cast<uint64_t>(nread);
   if (c->closing_ || c->close_after_write_) return;
-  c->handler_->OnData(c);
+  c->Dispatch();
   if (!c->closing_ && c->in_end_ - c->in_start_ > c->limits_.max_request_bytes) {
     static auto& log = logging::Get("net");
     log.debug("connection {} from {}: request over {} bytes, closing", c->id_, c->peer_,
@@ -148,6 +148,20 @@ void Connection::Reply(Slot slot, std::string_view bytes) {
     slots_[idx].bytes.assign(bytes);
   }
   MarkDirty();
+  if (slots_.empty() && resume_when_idle_ && !in_on_data_) Dispatch();
+}
+
+void Connection::Dispatch() {
+  if (in_on_data_) return;
+  std::shared_ptr<Connection> hold = self_;
+  in_on_data_ = true;
+  // A barrier that is lifted while the handler runs (an inline reply) lets it run again.
+  do {
+    resume_when_idle_ = false;
+    if (closed() || in_end_ == in_start_) break;
+    handler_->OnData(this);
+  } while (resume_when_idle_ && slots_.empty());
+  in_on_data_ = false;
 }
 
 std::string* Connection::direct_output() {

@@ -80,6 +80,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Skip(Slot slot) { Reply(slot, {}); }
   // Reserve + Reply in one step (an immediate answer).
   void Send(std::string_view bytes) { Reply(Reserve(), bytes); }
+  // Reserved slots not yet filled.
+  size_t pending_replies() const { return slots_.size(); }
+  // Barrier for read-your-writes on one connection: the handler stops parsing (leaving the
+  // request unconsumed) and asks to be called again once every pending reply is filled. A get
+  // pipelined behind a set must see that set's item, as on Kestrel, where requests are served
+  // one at a time; puts themselves keep pipelining, so group commit still batches them.
+  void ResumeWhenIdle() { resume_when_idle_ = true; }
+
   // Direct access to the output buffer when no slot is pending (the fast path for an
   // immediate reply): encode into it without a copy. Precondition: CanWriteDirect().
   bool CanWriteDirect() const { return slots_.empty() && !closing_; }
@@ -118,7 +126,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Called by the scheduler once per iteration: starts one uv_write of out_.
   void Flush();
   void UpdateReading();
-  void FinishClose();
+  // Runs the handler over buffered input (re-entry safe).
+  void Dispatch();
 
   uv_tcp_t tcp_;
   std::unique_ptr<ProtocolHandler> handler_;
@@ -145,6 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_write_ = false;
   bool closing_ = false;
   bool handler_closed_ = false;
+  bool resume_when_idle_ = false;
+  bool in_on_data_ = false;
 };
 
 // Collects the connections written to during one loop iteration and flushes each once from a

@@ -61,6 +61,10 @@ void MemcacheSession::OnData(Connection* conn) {
   while (!conn->closed()) {
     memcache::ParseResult r = parser_.Parse(conn->input());
     if (r.kind == memcache::ParseResult::Kind::kRequest) {
+      if (r.request.command != memcache::Command::kSet && conn->pending_replies() > 0) {
+        conn->ResumeWhenIdle();  // read-your-writes: wait for earlier sets (connection.h)
+        return;
+      }
       Serve(conn, r.request);
     } else if (r.kind == memcache::ParseResult::Kind::kError) {
       state_->ctx->counters()->protocol_errors++;

@@ -36,6 +36,10 @@ void TextSession::OnData(Connection* conn) {
   while (!conn->closed()) {
     text::ParseResult r = parser_.Parse(conn->input());
     if (r.kind == text::ParseResult::Kind::kRequest) {
+      if (r.request.command != text::Command::kPut && conn->pending_replies() > 0) {
+        conn->ResumeWhenIdle();  // read-your-writes: wait for earlier puts (connection.h)
+        return;
+      }
       Serve(conn, r.request);
     } else if (r.kind == text::ParseResult::Kind::kError) {
       state_->ctx->counters()->protocol_errors++;

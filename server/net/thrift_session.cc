@@ -493,6 +493,14 @@ void ThriftSession::OnData(Connection* conn) {
       conn->Close();
       return;
     }
+    if (conn->pending_replies() > 0) {
+      // Read-your-writes (connection.h): only puts pipeline behind unanswered calls.
+      auto header = ParseMessageHeader(frame.payload);
+      if (!header.ok() || (header->name != "put" && header->name != "put_items")) {
+        conn->ResumeWhenIdle();
+        return;
+      }
+    }
     Connection::Slot slot = conn->Reserve();
     // OBSERVE: the processor decodes every argument before it returns, so the frame may stay
     // in the connection's read buffer (no copy).
