@@ -59,6 +59,12 @@ Result<BatchHeader> BatchHeader::Decode(std::string_view bytes) {
   return h;
 }
 
+std::shared_ptr<Batch> Batch::Make() {
+  // make_shared needs a public constructor; a local class has Batch's own access.
+  struct Enabler : Batch {};
+  return std::make_shared<Enabler>();
+}
+
 Result<BatchPtr> Batch::Parse(std::string bytes) {
   auto header = BatchHeader::Decode(bytes);
   if (!header.ok()) return header.status();
@@ -69,8 +75,7 @@ Result<BatchPtr> Batch::Parse(std::string bytes) {
   if (crc32c::Unmask(header->crc) != BatchCrc(bytes)) {
     return Status::Corruption("batch CRC mismatch");
   }
-  // Batch's constructor is private; shared_ptr<Batch>(new) is the way in.
-  std::shared_ptr<Batch> batch(new Batch());
+  std::shared_ptr<Batch> batch = Make();
   batch->bytes_ = std::move(bytes);
   batch->base_offset_ = header->base_offset;
   batch->epoch_ = header->epoch;
@@ -138,7 +143,7 @@ BatchPtr BatchBuilder::Finish(uint64_t epoch, uint64_t base_offset, uint16_t fla
   count_ = 0;
   max_timestamp_ms_ = 0;
 
-  std::shared_ptr<Batch> batch(new Batch());
+  std::shared_ptr<Batch> batch = Batch::Make();
   batch->bytes_ = std::move(bytes);
   batch->base_offset_ = base_offset;
   batch->epoch_ = epoch;

@@ -73,6 +73,8 @@ class Batch {
  private:
   friend class BatchBuilder;
   Batch() = default;
+  // A new empty batch and its shared_ptr control block in one allocation.
+  static std::shared_ptr<Batch> Make();
 
   std::string bytes_;
   uint64_t base_offset_ = 0;
