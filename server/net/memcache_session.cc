@@ -217,7 +217,7 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   } else {
     counters->cmd_get++;
   }
-  if (!queue::IsValidName(req.queue)) {
+  if (!queue::ParseQueueName(req.queue).ok()) {
     counters->protocol_errors++;
     Immediate(conn, [&](std::string* out) {
       memcache::AppendClientError(out, "bad queue name");
@@ -294,7 +294,7 @@ void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
   size_t room = ctx->limits().max_open_reads > open ? ctx->limits().max_open_reads - open : 0;
   size_t want = req.max_items >= 0 ? std::min<size_t>(room, static_cast<size_t>(req.max_items))
                                    : room;
-  if (want == 0 || req.seconds <= 0 || !queue::IsValidName(req.queue)) {
+  if (want == 0 || req.seconds <= 0 || !queue::ParseQueueName(req.queue).ok()) {
     return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
   }
   queue::GetOptions o;

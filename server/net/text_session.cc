@@ -68,7 +68,7 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
   uint64_t owner = conn->id();
   bool takes_queue = req.command != Command::kStatus && req.command != Command::kVersion &&
                      req.command != Command::kShutdown && req.command != Command::kQuit;
-  if (takes_queue && !queue::IsValidName(req.queue)) {
+  if (takes_queue && !queue::ParseQueueName(req.queue).ok()) {
     ctx->counters()->protocol_errors++;
     text::AppendError(&out, "Bad queue name.");
     return Send(conn, out);

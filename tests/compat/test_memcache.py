@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Kestrel memcache compatibility, driven by two memcache client libraries from Debian:
+pymemcache (plain set/get/stats/delete) and python-memcached (Kestrel's `q/open`, `q/close`,
+`q/t=` keys: it does not insist that the VALUE line echoes the requested key)."""
+import socket
+import threading
+import time
+import unittest
+
+import memcache
+from pymemcache.client.base import Client as PyMemcache
+
+from sakerd import Sakerd, wait_for
+
+
+class MemcacheCompat(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Sakerd().start()
+        cls.port = cls.server.ports["memcache"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+
+    def pymc(self):
+        return PyMemcache(("127.0.0.1", self.port), connect_timeout=5, timeout=10)
+
+    def mc(self):
+        return memcache.Client(["127.0.0.1:%d" % self.port], socket_timeout=10)
+
+    def raw(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return s
+
+    def test_set_then_get_is_fifo(self):
+        c = self.pymc()
+        for i in range(5):
+            self.assertTrue(c.set("fifo", b"item-%d" % i, noreply=False))
+        got = [c.get("fifo") for _ in range(5)]
+        self.assertEqual(got, [b"item-%d" % i for i in range(5)])
+        self.assertIsNone(c.get("fifo"))
+
+    def test_reliable_read_open_close(self):
+        c = self.mc()
+        c.set("rel", "a")
+        c.set("rel", "b")
+        self.assertEqual(c.get("rel/open"), b"a")
+        # close confirms 'a' and opens 'b' in one request (Kestrel's classic loop).
+        self.assertEqual(c.get("rel/close/open"), b"b")
+        self.assertIsNone(c.get("rel/close"))
+        self.assertIsNone(c.get("rel"))
+
+    def test_abort_returns_item(self):
+        c = self.mc()
+        c.set("abrt", "x")
+        self.assertEqual(c.get("abrt/open"), b"x")
+        self.assertIsNone(c.get("abrt/abort"))
+        self.assertEqual(c.get("abrt"), b"x")
+
+    def test_disconnect_aborts_open_read(self):
+        c = self.mc()
+        c.set("disc", "keep-me")
+        self.assertEqual(c.get("disc/open"), b"keep-me")
+        c.disconnect_all()
+        other = self.pymc()
+        self.assertEqual(wait_for(lambda: other.get("disc"), 5), b"keep-me")
+
+    def test_peek_does_not_remove(self):
+        c = self.mc()
+        c.set("pk", "p")
+        self.assertEqual(c.get("pk/peek"), b"p")
+        self.assertEqual(c.get("pk"), b"p")
+
+    def test_blocking_get_wakes_on_set(self):
+        result = {}
+
+        def reader():
+            result["v"] = self.mc().get("blk/t=5000")
+
+        t = threading.Thread(target=reader)
+        t.start()
+        time.sleep(0.1)  # let the get park first; the assertion does not depend on it
+        self.pymc().set("blk", b"woken", noreply=False)
+        t.join(10)
+        self.assertEqual(result.get("v"), b"woken")
+
+    def test_blocking_get_times_out_with_end(self):
+        start = time.monotonic()
+        self.assertIsNone(self.mc().get("empty-q/t=300"))
+        self.assertGreaterEqual(time.monotonic() - start, 0.25)
+
+    def test_fanout_subscription_sees_later_items(self):
+        c = self.mc()
+        self.assertIsNone(c.get("fan+audit"))  # first reference creates it at latest
+        c.set("fan", "one")
+        self.assertEqual(c.get("fan+audit"), b"one")
+        self.assertEqual(c.get("fan"), b"one")
+
+    def test_stats_have_kestrel_names(self):
+        c = self.pymc()
+        c.set("statq", b"v", noreply=False)
+        stats = {k.decode() if isinstance(k, bytes) else k: v for k, v in c.stats().items()}
+        for name in ("uptime", "time", "version", "curr_items", "total_items", "bytes",
+                     "curr_connections", "total_connections", "cmd_get", "cmd_set",
+                     "get_hits", "get_misses", "queue_statq_items"):
+            self.assertIn(name, stats)
+        self.assertEqual(int(stats["queue_statq_items"]), 1)
+
+    def test_exact_reply_texts(self):
+        s = self.raw()
+        s.sendall(b"set exact 0 0 5\r\nhello\r\nget exact\r\nget exact\r\ndelete exact\r\n"
+                  b"flush_all\r\nversion\r\n")
+        want = (b"STORED\r\nVALUE exact 0 5\r\nhello\r\nEND\r\nEND\r\nDELETED\r\n"
+                b"Flushed all queues.\r\nVERSION ")
+        buf = b""
+        deadline = time.monotonic() + 5
+        while len(buf) < len(want) and time.monotonic() < deadline:
+            buf += s.recv(4096)
+        self.assertEqual(buf[:len(want)], want)
+        s.close()
+
+    def test_unknown_command_is_client_error_and_closes(self):
+        s = self.raw()
+        s.sendall(b"incr foo 1\r\n")
+        self.assertTrue(s.recv(4096).startswith(b"CLIENT_ERROR"))
+        self.assertEqual(s.recv(4096), b"")
+        s.close()
+
+    def test_garbage_does_not_hurt_the_server(self):
+        for junk in (b"\x00\xff" * 100 + b"\r\n", b"set q 0 0 -5\r\n", b"get\r\n",
+                     b"set q 0 0 99999999999\r\n", b"\r\n" * 10):
+            s = self.raw()
+            s.sendall(junk)
+            try:
+                s.recv(4096)
+            except OSError:
+                pass
+            s.close()
+        c = self.pymc()
+        self.assertTrue(c.set("after-junk", b"fine", noreply=False))
+        self.assertEqual(c.get("after-junk"), b"fine")
+
+
+class MemcacheDurability(unittest.TestCase):
+    def test_sigkill_keeps_every_stored_item(self):
+        server = Sakerd("--sync", "always").start()
+        try:
+            c = PyMemcache(("127.0.0.1", server.ports["memcache"]), timeout=10)
+            stored = []
+            for i in range(300):
+                if c.set("crash", b"v%d" % i, noreply=False):
+                    stored.append(b"v%d" % i)
+            server.kill()
+            again = Sakerd(data_dir=server.data_dir).start()
+            try:
+                c2 = PyMemcache(("127.0.0.1", again.ports["memcache"]), timeout=10)
+                got = []
+                while True:
+                    v = c2.get("crash")
+                    if v is None:
+                        break
+                    got.append(v)
+                self.assertEqual(got, stored)
+            finally:
+                again.stop()
+                again.cleanup()
+        finally:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
