@@ -5,8 +5,8 @@
 // Framing is naggati's: a request line ends at LF (a CR before it is dropped); the line splits
 // on single spaces; the command is case-insensitive, queue names are not. Storage commands
 // (`set add replace append prepend cas`) carry a data block of <bytes> bytes plus 2 bytes that
-// are skipped unchecked. Only `set` is served; the others read their block, then get
-// CLIENT_ERROR and a close.
+// are skipped unchecked. Only `set` is served; the others get CLIENT_ERROR and a close at
+// their request line (Kestrel reads their block first; the client sees the same reply).
 #pragma once
 
 #include <cstddef>
