@@ -140,6 +140,7 @@ service Saker extends kestrel.Kestrel {
                              4: i32 wait_ms = 0, 5: i32 lease_ms = 0) throws (1: SakerError err)
 
   // End or change leases by id (from any connection); each returns how many ids matched.
+  // `queue` routes the call (to the queue's leader in a cluster); ids are unique server-wide.
   i32 ack(1: string queue, 2: list<i64> lease_ids) throws (1: SakerError err)
   // Makes the items deliverable again after `delay_ms` (< 0: the queue's redelivery delay).
   i32 nack(1: string queue, 2: list<i64> lease_ids, 3: i32 delay_ms = -1) throws (1: SakerError err)

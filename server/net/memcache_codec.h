@@ -7,6 +7,12 @@
 // (`set add replace append prepend cas`) carry a data block of <bytes> bytes plus 2 bytes that
 // are skipped unchecked. Only `set` is served; the others get CLIENT_ERROR and a close at
 // their request line (Kestrel reads their block first; the client sees the same reply).
+//
+// The parser gives only the errors a request carries in itself (CLIENT_ERROR with or without a
+// close, NOT_STORED for an oversized item). Errors that depend on the connection's state are
+// the session's, with these encoders: ERROR + close for a plain get while this connection has
+// an open read on the queue or a get/open over max_open_reads; ERROR (no close) for a confirm
+// of more reads than are open; SERVER_ERROR + close when the server status refuses the command.
 #pragma once
 
 #include <cstddef>
