@@ -489,15 +489,23 @@ Status Log::Roll(uint64_t base_offset) {
   return Status::OK();
 }
 
+// The writer never waits for more than one piece of a zero-fill: tail_wanted_ makes
+// Preallocate stop at the next piece.
 void Log::ReserveTail(uint64_t end) {
   std::unique_lock<std::mutex> lock(alloc_mu_);
-  alloc_cv_.wait(lock, [&] { return !allocating_ || end <= allocated_; });
+  if (allocating_ && end > allocated_) {
+    tail_wanted_ = true;
+    alloc_cv_.wait(lock, [&] { return !allocating_ || end <= allocated_; });
+    tail_wanted_ = false;
+  }
   allocated_ = std::max(allocated_, end);
 }
 
 void Log::ClaimTail() {
   std::unique_lock<std::mutex> lock(alloc_mu_);
+  tail_wanted_ = true;
   alloc_cv_.wait(lock, [&] { return !allocating_; });
+  tail_wanted_ = false;
   allocating_ = true;
 }
 
@@ -558,7 +566,16 @@ Status Log::Preallocate() {
   bool direct = fd >= 0;
   if (!direct) fd = ::open(seg->path.c_str(), O_WRONLY | O_CLOEXEC);  // no O_DIRECT (tmpfs)
   if (fd < 0) st = Status::FromErrno("open " + seg->path, errno);
-  for (uint64_t pos = direct ? (from + kPage - 1) / kPage * kPage : from; st.ok() && pos < to;) {
+  uint64_t pos = direct ? (from + kPage - 1) / kPage * kPage : from;
+  bool stopped = false;
+  while (st.ok() && pos < to) {
+    {
+      std::lock_guard<std::mutex> lock(alloc_mu_);
+      if (tail_wanted_) {
+        stopped = true;
+        break;
+      }
+    }
     size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroBytes, to - pos));
     ssize_t w = ::pwrite(fd, zeros, n, static_cast<off_t>(pos));
     if (w < 0 && errno == EINTR) continue;
@@ -568,12 +585,16 @@ Status Log::Preallocate() {
     }
     pos += static_cast<uint64_t>(w);
   }
-  if (st.ok() && ::fdatasync(fd) != 0) st = Status::FromErrno("fdatasync " + seg->path, errno);
+  // Stopped early: the zeros written so far are not synced, which costs the writer's next
+  // fdatasync a journal commit but nothing else.
+  if (st.ok() && !stopped && ::fdatasync(fd) != 0) {
+    st = Status::FromErrno("fdatasync " + seg->path, errno);
+  }
   if (fd >= 0) ::close(fd);
   std::lock_guard<std::mutex> lock(alloc_mu_);
   allocating_ = false;
   if (st.ok()) {
-    allocated_ = std::max(allocated_, to);
+    allocated_ = std::max(allocated_, std::max(pos, from));
   } else {
     alloc_failed_ = true;
     log.warn("{} preallocation of {} stopped: {}", Prefix(), seg->path, st.ToString());
@@ -795,12 +816,17 @@ Status Log::ReadFromSegment(Segment& seg, uint64_t limit, uint64_t offset, size_
                             size_t* collected, std::vector<BatchPtr>* out) const {
   SAKER_RETURN_IF_ERROR(LoadIndex(seg));
   uint64_t pos = 0;
+  uint64_t expect = seg.base_offset;  // base offset of the batch at pos
   {
     std::lock_guard<std::mutex> lock(seg.index_mu);
     auto it = std::upper_bound(seg.index.begin(), seg.index.end(), offset,
                                [](uint64_t o, const IndexEntry& e) { return o < e.offset; });
-    if (it != seg.index.begin() && (it - 1)->position < limit) pos = (it - 1)->position;
+    if (it != seg.index.begin() && (it - 1)->position < limit) {
+      pos = (it - 1)->position;
+      expect = (it - 1)->offset;
+    }
   }
+  bool from_index = pos != 0;
   auto file = FileOf(seg);
   if (!file.ok()) return file.status();
   auto corrupt = [&](uint64_t at, std::string_view what) {
@@ -826,8 +852,21 @@ Status Log::ReadFromSegment(Segment& seg, uint64_t limit, uint64_t offset, size_
     if (limit - pos < kBatchHeaderBytes) return corrupt(pos, "torn batch header");
     SAKER_RETURN_IF_ERROR(ensure(pos, kBatchHeaderBytes));
     auto h = BatchHeader::Decode(std::string_view(buf).substr(pos - buf_start, kBatchHeaderBytes));
+    if (from_index && (!h.ok() || h->base_offset != expect)) {
+      // The index is a hint and this one lied: walk the segment from its start.
+      pos = 0;
+      expect = seg.base_offset;
+      from_index = false;
+      continue;
+    }
+    from_index = false;
     if (!h.ok()) return corrupt(pos, h.status().message());
     if (h->length > limit - pos) return corrupt(pos, "batch runs past end of segment");
+    if (h->base_offset != expect) {
+      return corrupt(pos, "batch base offset " + std::to_string(h->base_offset) + ", expected " +
+                              std::to_string(expect));
+    }
+    expect = h->base_offset + h->count;
     if (h->base_offset + h->count > offset) {
       SAKER_RETURN_IF_ERROR(ensure(pos, h->length));
       auto batch = Batch::Parse(buf.substr(pos - buf_start, h->length));

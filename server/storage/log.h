@@ -181,6 +181,7 @@ class Log {
   uint64_t allocated_ = 0;     // guarded by alloc_mu_: the tail's file size (data + zeros)
   bool allocating_ = false;    // guarded by alloc_mu_: a Preallocate() is writing zeros
   bool alloc_failed_ = false;  // guarded by alloc_mu_: stop trying on this segment
+  bool tail_wanted_ = false;   // guarded by alloc_mu_: the writer waits, stop zero-filling
 };
 
 }  // namespace saker::storage

@@ -235,6 +235,23 @@ TEST_F(LogTest, ReopenReadsSealedSegmentsWithAndWithoutIndex) {
   ExpectReadable(log.get(), 57, 101);
 }
 
+TEST_F(LogTest, IndexThatPointsAtTheWrongBatchIsIgnored) {
+  segment_bytes_ = 40 * kOneRecordBatch;
+  {
+    auto log = Open();
+    AppendN(log.get(), 50);
+  }
+  // Entry 1 claims a later offset for its position: a plausible but wrong hint.
+  std::ifstream in(SegmentFile(1, "idx"), std::ios::binary);
+  std::string idx((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(idx.size(), 48u);
+  std::string lie(8, '\0');
+  EncodeFixed64(lie.data(), DecodeFixed64(idx.data() + 16) + 1);
+  Poke(SegmentFile(1, "idx"), 16, lie);
+  auto log = Open();
+  ExpectReadable(log.get(), 1, 51);
+}
+
 TEST_F(LogTest, TornHeaderAtEndIsCut) {
   {
     auto log = Open();
