@@ -117,7 +117,9 @@ struct ParseResult {
 // little state between calls (how far it has searched for LF, how much of an oversized data
 // block is left to skip), so the caller must pass the same unread bytes again, with new bytes
 // appended, after consuming exactly `consumed`. One pass over the bytes; no allocation.
-// After an error with `close`, stop calling it.
+// A complete request may also be left unconsumed (a session that must wait before serving
+// it): the next call parses it again and returns the same result. After an error with
+// `close`, stop calling it.
 //
 //   for (;;) {
 //     ParseResult r = parser.Parse(conn->input());

@@ -92,7 +92,8 @@ struct ParseResult {
 
 // Same contract as memcache::Parser: pass the connection's unread bytes, act on the result,
 // consume exactly `consumed`, call again until kNeedMore. It remembers how far it has scanned
-// (lines and put blocks are scanned once). No allocation. After an error with `close`, stop.
+// (lines and put blocks are scanned once). No allocation. A complete request left unconsumed
+// is parsed again by the next call, with the same result. After an error with `close`, stop.
 class Parser {
  public:
   explicit Parser(Limits limits = {}) : limits_(limits) {}

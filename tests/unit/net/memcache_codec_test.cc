@@ -284,6 +284,20 @@ TEST(MemcacheParserTest, PartialDataBlockIsNeverAPartialItem) {
   EXPECT_EQ(d.events(), Events{"set q 0 0 [0123456789]"});
 }
 
+TEST(MemcacheParserTest, UnconsumedRequestParsesAgain) {
+  Parser parser;
+  const std::string in = "set q 0 0 2\r\nhi\r\nget q\r\n";
+  ParseResult first = parser.Parse(in);
+  ASSERT_EQ(first.kind, ParseResult::Kind::kRequest);
+  ParseResult again = parser.Parse(in);
+  ASSERT_EQ(again.kind, ParseResult::Kind::kRequest);
+  EXPECT_EQ(again.consumed, first.consumed);
+  EXPECT_EQ(again.request.data, "hi");
+  ParseResult next = parser.Parse(std::string_view(in).substr(first.consumed));
+  ASSERT_EQ(next.kind, ParseResult::Kind::kRequest);
+  EXPECT_EQ(next.request.command, Command::kGet);
+}
+
 TEST(MemcacheParserTest, LongLineWithoutLfCloses) {
   Limits limits;
   limits.max_request_bytes = 64;

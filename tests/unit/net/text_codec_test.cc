@@ -146,6 +146,20 @@ TEST(TextParserTest, PartialPutIsKept) {
   EXPECT_EQ(d.buffered(), "");
 }
 
+TEST(TextParserTest, UnconsumedRequestParsesAgain) {
+  Parser parser;
+  const std::string in = "put q:\na\nb\n\nget q\n";
+  ParseResult first = parser.Parse(in);
+  ASSERT_EQ(first.kind, ParseResult::Kind::kRequest);
+  ParseResult again = parser.Parse(in);
+  ASSERT_EQ(again.kind, ParseResult::Kind::kRequest);
+  EXPECT_EQ(again.consumed, first.consumed);
+  EXPECT_EQ(again.request.item_count, 2u);
+  ParseResult next = parser.Parse(std::string_view(in).substr(first.consumed));
+  ASSERT_EQ(next.kind, ParseResult::Kind::kRequest);
+  EXPECT_EQ(next.request.command, Command::kGet);
+}
+
 TEST(TextParserTest, LongLineCloses) {
   Limits limits;
   limits.max_request_bytes = 32;
