@@ -86,19 +86,24 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
 int ServerProcess::Stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + Scaled(timeout);
   int status = 0;
+  if (WaitExit(timeout, &status)) return status;
+  Kill();
+  return -1;
+}
+
+bool ServerProcess::WaitExit(std::chrono::milliseconds timeout, int* status) {
+  if (pid_ <= 0) return false;
+  auto deadline = std::chrono::steady_clock::now() + Scaled(timeout);
   while (std::chrono::steady_clock::now() < deadline) {
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
+    if (waitpid(pid_, status, WNOHANG) == pid_) {
       pid_ = -1;
       close(stdout_fd_);
-      return status;
+      return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  Kill();
-  return -1;
+  return false;
 }
 
 void ServerProcess::Kill() {

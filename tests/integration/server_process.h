@@ -27,6 +27,8 @@ class ServerProcess {
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // SIGTERM and wait; returns the exit status (as from waitpid), or -1 on timeout (then killed).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Waits for the process to exit by itself; false on timeout (it keeps running).
+  bool WaitExit(std::chrono::milliseconds timeout, int* status);
   // SIGKILL and reap.
   void Kill();
   bool running() const { return pid_ > 0; }
