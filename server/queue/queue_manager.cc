@@ -1514,11 +1514,15 @@ void QueueManager::Impl::Tick() {
 }
 
 void QueueManager::Impl::Commit(std::function<void(Status)> done) {
+  // A caller waits for the commit that includes the changes made before its call: while one
+  // is in flight, that is the next one.
   if (done) commit_waiters_.push_back(std::move(done));
   if (commit_in_flight_) {
     commit_again_ = true;
     return;
   }
+  auto waiters = std::move(commit_waiters_);
+  commit_waiters_.clear();
   const int64_t now = Now();
   const int64_t wall = Wall();
   auto batch = std::make_shared<storage::MetaBatch>(std::move(pending_meta_));
@@ -1575,15 +1579,13 @@ void QueueManager::Impl::Commit(std::function<void(Status)> done) {
         }
         return Status::OK();
       },
-      [this, alive = alive_](Status st) {
+      [this, alive = alive_, waiters = std::move(waiters)](Status st) mutable {
         if (!*alive) return;
         commit_in_flight_ = false;
         if (!st.ok()) Logger().error("cursor commit failed: {}", st.ToString());
         for (auto& [name, q] : queues_) {
           if (q->log) q->first_offset = q->log->first_offset();
         }
-        auto waiters = std::move(commit_waiters_);
-        commit_waiters_.clear();
         for (auto& w : waiters) {
           completions_.push_back([w = std::move(w), st] { w(st); });
         }
