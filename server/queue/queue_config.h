@@ -59,8 +59,10 @@ struct QueueConfig {
 // Server-wide options of the queue engine.
 struct EngineConfig {
   std::string data_dir = "./data";
-  // Recent batches kept in memory for delivery, across every queue.
+  // Recent batches kept in memory for delivery, across every queue (storage::TailCache).
   uint64_t tail_cache_bytes = 256ull << 20;
+  // Batches read back from the logs for lagging subscriptions, across every queue.
+  uint64_t cold_cache_bytes = 64ull << 20;
   // Cursor changes are committed to meta.db at most this often.
   int64_t commit_interval_ms = 5;
   // Resolution of lease, waiter and redelivery deadlines.

@@ -3,9 +3,10 @@
 // Data path: Put assigns offsets at once and adds the records to the queue's BatchBuilder; a
 // before-sleep hook turns each dirty queue's records into one Batch and hands it to the
 // StorageThread; when it is durable the put replies go out and the offsets become deliverable.
-// Batches stay resident (shared, never copied per subscriber) under the engine's byte budget;
-// an evicted batch is read back off the loop thread. Cursor changes become CursorOps that are
-// committed to meta.db on the storage thread every commit_interval_ms.
+// Appended batches go to the storage TailCache (shared, never copied per subscriber, under the
+// engine's byte budget); older ones are read back by the ReaderPool off the loop thread and
+// kept per queue, under their own budget, while subscriptions need them. Cursor changes become
+// CursorOps that are committed to meta.db on the storage thread every commit_interval_ms.
 //
 // Re-entrancy: user callbacks never run while internal state is half-updated. Completions are
 // queued and run by Drain() at the end of each public entry point.
@@ -27,6 +28,7 @@
 #include "server/storage/log.h"
 #include "server/storage/meta_store.h"
 #include "server/storage/reader_pool.h"
+#include "server/storage/tail_cache.h"
 
 namespace saker::queue {
 namespace {
@@ -107,7 +109,7 @@ struct Queue {
   bool dirty = false;    // builder holds records
   bool touched = false;  // cursor or dedupe state to commit
   std::deque<PendingPut> puts;
-  std::map<uint64_t, storage::BatchPtr> resident;  // base offset -> batch
+  std::map<uint64_t, storage::BatchPtr> cold;  // base offset -> batch read back from the log
   bool loading = false;
   std::map<std::string, std::unique_ptr<Subscription>, std::less<>> subs;  // "" first
   std::unordered_map<std::string, std::pair<uint64_t, int64_t>> dedupe;    // key -> offset, ts
@@ -138,7 +140,8 @@ class QueueManager::Impl {
         storage_(storage),
         clock_(clock),
         meta_(std::move(meta)),
-        reader_(loop, std::max(1, config_.reader_threads)) {}
+        reader_(loop, std::max(1, config_.reader_threads)),
+        tail_(config_.tail_cache_bytes) {}
 
   ~Impl() {
     if (timer_ != nullptr) {
@@ -220,9 +223,9 @@ class QueueManager::Impl {
   void FailQueue(Queue* q, const Status& st);
   void CompletePuts(Queue* q);
 
-  void AddResident(Queue* q, storage::BatchPtr batch);
+  void AddCold(Queue* q, storage::BatchPtr batch);
   storage::BatchPtr FindResident(const Queue* q, uint64_t offset) const;
-  void TrimResident(Queue* q);
+  void TrimCold(Queue* q);
   void RequestLoad(Queue* q, uint64_t offset);
   bool Expired(const Queue* q, const storage::RecordView& rec) const;
 
@@ -299,7 +302,8 @@ class QueueManager::Impl {
   ServerStatus status_ = ServerStatus::kUp;
   bool closed_ = false;
 
-  uint64_t resident_bytes_ = 0;
+  storage::TailCache tail_;
+  uint64_t cold_bytes_ = 0;
   struct LruEntry {
     uint64_t queue_id;
     uint64_t base;
@@ -708,7 +712,7 @@ void QueueManager::Impl::FlushPuts() {
     q->bytes_total += q->builder_bytes;
     q->builder_bytes = 0;
     q->flushed_end = batch->end_offset();
-    AddResident(q, batch);
+    tail_.Add(q->log.get(), batch);
     storage_->Append(q->log, batch, [this, alive = alive_, id, batch](Status st) {
       if (!*alive) return;
       OnAppended(id, batch, std::move(st));
@@ -764,35 +768,41 @@ void QueueManager::Impl::CompletePuts(Queue* q) {
 // ---------------------------------------------------------------------------------------------
 // Resident batches and cold reads
 
-void QueueManager::Impl::AddResident(Queue* q, storage::BatchPtr batch) {
+void QueueManager::Impl::AddCold(Queue* q, storage::BatchPtr batch) {
   const uint64_t base = batch->base_offset();
   lru_.push_back({q->id, base, batch.get()});
-  resident_bytes_ += batch->size_bytes();
-  q->resident[base] = std::move(batch);
-  while (resident_bytes_ > config_.tail_cache_bytes && lru_.size() > 1) {
+  cold_bytes_ += batch->size_bytes();
+  q->cold[base] = std::move(batch);
+  while (cold_bytes_ > config_.cold_cache_bytes && lru_.size() > 1) {
     LruEntry e = lru_.front();
     lru_.pop_front();
     Queue* owner = FindQueue(e.queue_id);
     if (owner == nullptr) continue;
-    auto it = owner->resident.find(e.base);
-    if (it == owner->resident.end() || it->second.get() != e.batch) continue;
-    resident_bytes_ -= it->second->size_bytes();
-    owner->resident.erase(it);
+    auto it = owner->cold.find(e.base);
+    if (it == owner->cold.end() || it->second.get() != e.batch) continue;
+    cold_bytes_ -= it->second->size_bytes();
+    owner->cold.erase(it);
   }
 }
 
 storage::BatchPtr QueueManager::Impl::FindResident(const Queue* q, uint64_t offset) const {
-  auto it = q->resident.upper_bound(offset);
-  if (it == q->resident.begin()) return nullptr;
+  if (q->log) {
+    std::vector<storage::BatchPtr> tail = tail_.Read(q->log.get(), offset, 1);
+    if (!tail.empty() && tail[0]->base_offset() <= offset && offset < tail[0]->end_offset()) {
+      return tail[0];
+    }
+  }
+  auto it = q->cold.upper_bound(offset);
+  if (it == q->cold.begin()) return nullptr;
   --it;
   return offset < it->second->end_offset() ? it->second : nullptr;
 }
 
-void QueueManager::Impl::TrimResident(Queue* q) {
+void QueueManager::Impl::TrimCold(Queue* q) {
   const uint64_t floor = MinFloor(q);
-  while (!q->resident.empty() && q->resident.begin()->second->end_offset() <= floor) {
-    resident_bytes_ -= q->resident.begin()->second->size_bytes();
-    q->resident.erase(q->resident.begin());
+  while (!q->cold.empty() && q->cold.begin()->second->end_offset() <= floor) {
+    cold_bytes_ -= q->cold.begin()->second->size_bytes();
+    q->cold.erase(q->cold.begin());
   }
   while (q->index.size() > 1 && q->index[1].base <= floor) q->index.pop_front();
 }
@@ -826,8 +836,8 @@ void QueueManager::Impl::RequestLoad(Queue* q, uint64_t offset) {
                  // allows.
                  for (size_t i = 0; i < batches.size(); i++) {
                    storage::BatchPtr& b = batches[i];
-                   if (i > 0 && resident_bytes_ + b->size_bytes() > config_.tail_cache_bytes) break;
-                   if (FindResident(q, b->base_offset()) == nullptr) AddResident(q, std::move(b));
+                   if (i > 0 && cold_bytes_ + b->size_bytes() > config_.cold_cache_bytes) break;
+                   if (FindResident(q, b->base_offset()) == nullptr) AddCold(q, std::move(b));
                  }
                  ServeQueue(q);
                  // Gets that asked not to wait only waited for this read.
@@ -904,6 +914,7 @@ void QueueManager::Impl::ServeWaiters(Subscription* s) {
 void QueueManager::Impl::Fill(Subscription* s, Waiter* w) {
   Queue* q = s->queue;
   const int64_t now = Now();
+  storage::BatchPtr batch;  // the batch of the previous offset, usually the next one's too
   while (w->held.size() < w->options.max_items) {
     if (!w->options.peek && q->config.max_unacked > 0 &&
         s->cursor.in_flight() >= q->config.max_unacked) {
@@ -911,7 +922,9 @@ void QueueManager::Impl::Fill(Subscription* s, Waiter* w) {
     }
     const uint64_t offset = s->cursor.NextDeliverable(q->durable_end, now);
     if (offset == 0) break;
-    storage::BatchPtr batch = FindResident(q, offset);
+    if (!batch || offset < batch->base_offset() || offset >= batch->end_offset()) {
+      batch = FindResident(q, offset);
+    }
     if (!batch) {
       RequestLoad(q, offset);
       break;
@@ -928,7 +941,7 @@ void QueueManager::Impl::Fill(Subscription* s, Waiter* w) {
       continue;
     }
     s->cursor.Take(offset);
-    w->held.push_back(NewLease(s, offset, std::move(batch)));
+    w->held.push_back(NewLease(s, offset, batch));
   }
 }
 
@@ -1318,13 +1331,18 @@ Status QueueManager::Impl::FlushAll() {
 }
 
 uint64_t QueueManager::Impl::FlushExpiredSub(Subscription* s) {
-  // Expired items are found among the resident batches (the recent ones); older expired items
+  // Expired items are found among the batches in memory (the recent ones); older expired items
   // are skipped when delivery reaches them.
   Queue* q = s->queue;
   const uint64_t before = s->counters.expired;
   std::vector<storage::BatchPtr> batches;
-  for (auto it = q->resident.lower_bound(0); it != q->resident.end(); ++it) {
-    if (it->second->end_offset() > s->cursor.floor()) batches.push_back(it->second);
+  for (const auto& [base, b] : q->cold) {
+    if (b->end_offset() > s->cursor.floor()) batches.push_back(b);
+  }
+  if (q->log) {
+    for (storage::BatchPtr& b : tail_.Read(q->log.get(), s->cursor.floor(), SIZE_MAX)) {
+      if (q->cold.count(b->base_offset()) == 0) batches.push_back(std::move(b));
+    }
   }
   for (const storage::BatchPtr& b : batches) {
     for (const storage::RecordView& rec : b->records()) {
@@ -1369,7 +1387,8 @@ Status QueueManager::Impl::RemoveQueue(Queue* q) {
       done(Status::NotFound("queue " + name + " deleted"));
     });
   }
-  for (auto& [base, b] : q->resident) resident_bytes_ -= b->size_bytes();
+  for (auto& [base, b] : q->cold) cold_bytes_ -= b->size_bytes();
+  if (q->log) tail_.Drop(q->log.get());
   pending_meta_.delete_queues.push_back(q->id);
   remove_dirs_.emplace_back(std::move(q->log), q->dir);
   Logger().info("[queue={}] deleted (id {})", q->name, q->id);
@@ -1536,7 +1555,7 @@ void QueueManager::Impl::Commit(std::function<void(Status)> done) {
     for (auto& d : q->dedupe_dirty) batch->dedupe_keys.push_back(std::move(d));
     q->dedupe_dirty.clear();
     if (q->dedupe_through > 0) batch->dedupe_through.emplace_back(q->id, q->dedupe_through);
-    TrimResident(q);
+    TrimCold(q);
     if (!q->log) continue;
     uint64_t floor = MinFloor(q);
     if (q->config.retain_age_ms > 0) {

@@ -544,6 +544,7 @@ TEST_F(QueueManagerTest, RetentionDeletesSegmentsBelowEveryAckFloor) {
 TEST_F(QueueManagerTest, EvictedBatchesAreReadBackFromTheLog) {
   h_.Stop();
   h_.config().tail_cache_bytes = 2048;
+  h_.config().cold_cache_bytes = 2048;
   h_.Start();
   for (int i = 0; i < 10; i++) h_.PutOk("q", {std::string(500, static_cast<char>('a' + i))});
   auto got = h_.Take("q", 10);
