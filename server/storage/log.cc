@@ -529,7 +529,16 @@ bool Log::NeedsPreallocation() const {
   if (allocating_ || alloc_failed_ || alloc_segment_ == nullptr) return false;
   if (allocated_ >= PreallocationLimit()) return false;
   uint64_t data_end = alloc_segment_->size.load(std::memory_order_acquire);
-  return allocated_ - data_end < options_.preallocate_bytes / 2;
+  uint64_t chunk = PreallocationChunk(data_end);
+  return chunk > 0 && allocated_ - data_end < chunk / 2;
+}
+
+// A tail gets zero-filled space only once it holds preallocate_bytes / 16 of data, and never
+// more than it holds: 100,000 quiet queues cost no disk space, a busy one at most twice its
+// data and preallocate_bytes.
+uint64_t Log::PreallocationChunk(uint64_t data_end) const {
+  if (data_end < options_.preallocate_bytes / 16 || data_end == 0) return 0;
+  return std::min(options_.preallocate_bytes, data_end);
 }
 
 // Zeros go out with O_DIRECT from one aligned buffer: no page-cache copy and no dirty pages
@@ -557,8 +566,9 @@ Status Log::Preallocate() {
     }
     seg = alloc_segment_;
     from = allocated_;
-    to = std::min((from + options_.preallocate_bytes + kPage - 1) / kPage * kPage,
-                  PreallocationLimit());
+    uint64_t chunk = PreallocationChunk(alloc_segment_->size.load(std::memory_order_acquire));
+    if (chunk == 0) return Status::OK();
+    to = std::min((from + chunk + kPage - 1) / kPage * kPage, PreallocationLimit());
     allocating_ = true;
   }
   Status st;

@@ -42,7 +42,9 @@ struct LogOptions {
   uint64_t readahead_bytes = 1 << 20;
   // The tail segment is zero-filled and synced this far ahead of the write position by
   // Preallocate(), so an append's fdatasync writes data only: no file-size change and no
-  // filesystem journal commit (ext4). 0 disables it (appends then extend the file).
+  // filesystem journal commit (ext4). It starts once the tail holds preallocate_bytes / 16
+  // of data and never exceeds the data it holds, so quiet queues cost no space. 0 disables
+  // it (appends then extend the file).
   uint64_t preallocate_bytes = 16 << 20;
   // Shared descriptor cache; nullptr = the log opens and keeps its own (tests, tools).
   FdCache* fd_cache = nullptr;
@@ -91,8 +93,9 @@ class Log {
   // True when the tail segment has less than half of preallocate_bytes zero-filled ahead of
   // the write position. Any thread.
   bool NeedsPreallocation() const;
-  // Zero-fills the next preallocate_bytes of the tail segment (at most up to segment_bytes)
-  // and fdatasyncs them. Runs on a helper thread (StorageThread's allocator) while the writer
+  // Zero-fills the next min(preallocate_bytes, tail data) bytes of the tail segment (at most
+  // up to segment_bytes) and fdatasyncs them; nothing while the tail holds less than
+  // preallocate_bytes / 16. Runs on a helper thread (StorageThread's allocator) while the writer
   // works, or on the writer thread; one call at a time per log. An append that reaches the
   // range being filled waits for it. An error here only means the space is not preallocated:
   // it is logged and does not make the log fail-stop.
@@ -159,6 +162,7 @@ class Log {
   void ClaimTail();
   void ReleaseTail(std::shared_ptr<Segment> seg, uint64_t file_size);
   uint64_t PreallocationLimit() const;
+  uint64_t PreallocationChunk(uint64_t data_end) const;
 
   std::string dir_;
   LogOptions options_;

@@ -308,24 +308,27 @@ TEST_F(LogTest, PreallocateZeroFillsAheadAndSealingTrimsIt) {
   auto o = Options();
   o.preallocate_bytes = 16 << 10;
   auto log = Log::Open(dir_.path(), o).value();
-  AppendN(log.get(), 3);
+  AppendN(log.get(), 5);  // 860 bytes: below preallocate_bytes / 16, no zeros for it
+  EXPECT_FALSE(log->NeedsPreallocation());
+  ASSERT_TRUE(log->Preallocate().ok());
+  EXPECT_EQ(FileSize(SegmentFile(1)), 5 * kOneRecordBatch);
+  AppendN(log.get(), 35);  // 6880 bytes
   ASSERT_TRUE(log->NeedsPreallocation());
   ASSERT_TRUE(log->Preallocate().ok());
-  EXPECT_GE(FileSize(SegmentFile(1)), 16u << 10);
-  for (int i = 0; i < 5; i++) ASSERT_TRUE(log->Preallocate().ok());
+  EXPECT_GE(FileSize(SegmentFile(1)), 2 * 40 * kOneRecordBatch);
+  for (int i = 0; i < 12; i++) ASSERT_TRUE(log->Preallocate().ok());
   EXPECT_EQ(FileSize(SegmentFile(1)), 64u << 10);  // never beyond the segment size
   EXPECT_FALSE(log->NeedsPreallocation());
   AppendN(log.get(), 2);
-  ExpectReadable(log.get(), 1, 6);
+  ExpectReadable(log.get(), 1, 43);
   log.reset();
   log = Log::Open(dir_.path(), o).value();
-  EXPECT_EQ(log->next_offset(), 6u);
-  ExpectReadable(log.get(), 1, 6);
+  EXPECT_EQ(log->next_offset(), 43u);
+  ExpectReadable(log.get(), 1, 43);
   while (log->stats().segment_count == 1) AppendN(log.get(), 1);
   // The sealed segment ends at its last batch.
   EXPECT_EQ(FileSize(SegmentFile(1)) % kOneRecordBatch, 0u);
   EXPECT_LE(FileSize(SegmentFile(1)), 64u << 10);
-  ASSERT_TRUE(log->Preallocate().ok());
   ASSERT_TRUE(log->Truncate(3).ok());
   EXPECT_EQ(FileSize(SegmentFile(1)), 2 * kOneRecordBatch);
   AppendN(log.get(), 1);
