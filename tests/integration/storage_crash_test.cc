@@ -25,7 +25,8 @@ size_t PayloadSize(uint64_t offset) { return 20 + offset % 300; }
 
 LogOptions CrashOptions() {
   LogOptions o;
-  o.segment_bytes = 256 << 10;  // rolls happen while the child is being killed
+  o.segment_bytes = 256 << 10;      // rolls happen while the child is being killed
+  o.preallocate_bytes = 256 << 10;  // and zero-fills (from 16 KiB of data in a segment)
   o.index_interval_bytes = 1024;
   o.name = "queue=crash";
   return o;
