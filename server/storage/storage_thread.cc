@@ -119,7 +119,7 @@ void StorageThread::Main() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto deadline = std::chrono::steady_clock::time_point::max();
-      for (const auto& u : unsynced_) deadline = std::min(deadline, u.deadline);
+      for (const auto& [log, u] : interval_unsynced_) deadline = std::min(deadline, u.deadline);
       auto ready = [this] { return !queued_.empty() || stopping_; };
       if (deadline == std::chrono::steady_clock::time_point::max()) {
         cv_.wait(lock, ready);
@@ -183,12 +183,13 @@ std::vector<std::pair<Done, Status>> StorageThread::Commit(std::vector<Op>& ops)
         continue;
       }
       for (auto& d : g.dones) completions.emplace_back(std::move(d), Status::OK());
-      auto deadline = policy.mode == SyncPolicy::Mode::kInterval
-                          ? now + std::chrono::milliseconds(policy.interval_ms)
-                          : std::chrono::steady_clock::time_point::max();
-      auto it = std::find_if(unsynced_.begin(), unsynced_.end(),
-                             [&](const Unsynced& u) { return u.log == g.log; });
-      if (it == unsynced_.end()) unsynced_.push_back(Unsynced{g.log, deadline});
+      if (policy.mode == SyncPolicy::Mode::kInterval) {
+        // The first unsynced write sets the deadline; later ones ride the same sync.
+        interval_unsynced_.try_emplace(
+            g.log.get(), Unsynced{g.log, now + std::chrono::milliseconds(policy.interval_ms)});
+      } else {
+        never_unsynced_[g.log.get()] = g.log;
+      }
     }
     groups.clear();
     group_of.clear();
@@ -239,21 +240,29 @@ void StorageThread::SyncUnsynced(bool all) {
   auto now = std::chrono::steady_clock::now();
   uint64_t syncs = 0;
   uint64_t sync_ns = 0;
-  for (auto it = unsynced_.begin(); it != unsynced_.end();) {
-    if (!all && it->deadline > now) {
-      ++it;
-      continue;
-    }
+  auto sync = [&](Log* l) {
     auto start = std::chrono::steady_clock::now();
-    Status st = it->log->Sync();
+    Status st = l->Sync();
     sync_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - start)
                                          .count());
     syncs++;
     // Appends were already reported; the log is now fail-stop and later ones fail.
-    if (!st.ok())
-      log.error("[{}] background sync failed: {}", it->log->options().name, st.ToString());
-    it = unsynced_.erase(it);
+    if (!st.ok()) log.error("[{}] background sync failed: {}", l->options().name, st.ToString());
+  };
+  for (auto it = interval_unsynced_.begin(); it != interval_unsynced_.end();) {
+    if (!all && it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    sync(it->second.log.get());
+    it = interval_unsynced_.erase(it);
+  }
+  if (all) {
+    for (auto& [key, weak] : never_unsynced_) {
+      if (auto l = weak.lock()) sync(l.get());
+    }
+    never_unsynced_.clear();
   }
   if (syncs == 0) return;
   std::lock_guard<std::mutex> lock(mu_);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,12 +75,12 @@ class StorageThread {
   void RequestPreallocation(const std::shared_ptr<Log>& log);
   // Writes (and for `always` logs syncs) one hand-off; returns the completions to post.
   std::vector<std::pair<Done, Status>> Commit(std::vector<Op>& ops);
-  // Syncs the `interval` logs whose deadline has passed (all written logs if `all`).
+  // Syncs the `interval` logs whose deadline has passed (and every written log if `all`).
   void SyncUnsynced(bool all);
 
   struct Unsynced {
     std::shared_ptr<Log> log;
-    std::chrono::steady_clock::time_point deadline;  // max() for `never`
+    std::chrono::steady_clock::time_point deadline;
   };
 
   EventLoop* loop_;
@@ -90,8 +91,11 @@ class StorageThread {
   std::vector<Op> queued_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
   StorageStats stats_;      // guarded by mu_
-  // Storage thread only: logs written since their last sync (interval and never policies).
-  std::vector<Unsynced> unsynced_;
+  // Storage thread only: logs written since their last sync. `interval` logs are held until
+  // their deadline; `never` logs only weakly (synced at Stop if still alive), so a deleted
+  // queue's log is not kept.
+  std::unordered_map<const Log*, Unsynced> interval_unsynced_;
+  std::unordered_map<const Log*, std::weak_ptr<Log>> never_unsynced_;
   // The allocator thread and its queue of logs whose tails want zero-filling.
   std::thread allocator_;
   std::mutex alloc_mu_;
