@@ -20,6 +20,7 @@ saker::ServerOptions ToOptions(const saker::ServerConfig& c) {
   o.text_port = c.text_port;
   o.admin_port = c.admin_port;
   o.max_connections = c.max_connections;
+  o.client_timeout_ms = c.client_timeout_ms;
   o.connection_limits.max_request_bytes = c.max_request_bytes;
   o.session_limits.max_item_size = c.max_item_size;
   o.session_limits.max_open_reads = c.max_open_reads;

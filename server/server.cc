@@ -46,6 +46,15 @@ Status Server::Start() {
       &tick_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->engine_->Tick(); }, tick,
       tick);
 
+  uv_timer_init(loop_.uv(), &idle_timer_);
+  idle_timer_.data = this;
+  if (options_.client_timeout_ms > 0) {
+    auto every = static_cast<uint64_t>(std::clamp<int64_t>(options_.client_timeout_ms / 4, 10, 1000));
+    uv_timer_start(
+        &idle_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CloseIdleConnections(); },
+        every, every);
+  }
+
   SAKER_RETURN_IF_ERROR(StartListener(
       "memcache", options_.memcache_port,
       [this] { return std::make_unique<net::MemcacheSession>(this); }));
@@ -95,6 +104,20 @@ Status Server::StartListener(const std::string& name, int port,
 
 void Server::Run() { loop_.Run(); }
 
+void Server::CloseIdleConnections() {
+  uint64_t now = uv_now(loop_.uv());
+  auto timeout = static_cast<uint64_t>(options_.client_timeout_ms);
+  std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+  for (auto& weak : connections_) {
+    auto conn = weak.lock();
+    if (conn && !conn->closed() && conn->pending_replies() == 0 &&
+        now - conn->last_read_ms() >= timeout) {
+      logging::Get("net").debug("closing idle connection {} from {}", conn->id(), conn->peer());
+      conn->Close();
+    }
+  }
+}
+
 void Server::OnSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Server*>(handle->data);
   if (signum == SIGHUP) {
@@ -114,6 +137,7 @@ void Server::Shutdown() {
     if (auto conn = weak.lock()) conn->CloseAfterWrite();
   }
   uv_timer_stop(&tick_timer_);
+  uv_timer_stop(&idle_timer_);
   for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) uv_signal_stop(sig);
   engine_->Close([this](Status s) {
     if (!s.ok()) Log().error("closing the queue engine: {}", s.ToString());

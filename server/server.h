@@ -30,6 +30,9 @@ struct ServerOptions {
   int text_port = 2222;
   int admin_port = 2223;
   size_t max_connections = 10000;
+  // Connections that sent nothing for this long, with no reply pending, are closed (Kestrel
+  // clientTimeout); 0 = never.
+  int64_t client_timeout_ms = 0;
   net::ConnectionLimits connection_limits;
   net::SessionLimits session_limits;
   queue::EngineConfig engine;
@@ -70,6 +73,7 @@ class Server final : public net::Context {
   Status StartListener(const std::string& name, int port, net::Listener::HandlerFactory factory);
   net::HttpResponse RouteAdmin(const net::HttpRequest& req);
   static void OnSignal(uv_signal_t* handle, int signum);
+  void CloseIdleConnections();
 
   ServerOptions options_;
   EventLoop loop_;
@@ -81,6 +85,7 @@ class Server final : public net::Context {
   std::vector<std::weak_ptr<net::Connection>> connections_;
   net::HttpRouter admin_router_;
   uv_timer_t tick_timer_;
+  uv_timer_t idle_timer_;
   uv_signal_t sig_term_, sig_int_, sig_hup_;
   std::string ready_line_;
   bool shutting_down_ = false;

@@ -68,6 +68,7 @@ std::shared_ptr<Connection> Connection::Accept(uv_stream_t* server,
     return nullptr;
   }
   uv_tcp_nodelay(&conn->tcp_, 1);
+  conn->last_read_ms_ = uv_now(server->loop);
   conn->peer_ = PeerName(&conn->tcp_);
   return conn;
 }
@@ -111,6 +112,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   // Keep the connection alive while the handler runs, even if it closes it.
   std::shared_ptr<Connection> hold = c->self_;
   c->in_end_ += static_cast<size_t>(nread);
+  c->last_read_ms_ = uv_now(stream->loop);
   c->counters_->bytes_read += static_cast<uint64_t>(nread);
   if (c->closing_ || c->close_after_write_) return;
   c->Dispatch();

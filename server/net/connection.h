@@ -80,6 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Skip(Slot slot) { Reply(slot, {}); }
   // Reserve + Reply in one step (an immediate answer).
   void Send(std::string_view bytes) { Reply(Reserve(), bytes); }
+  // Loop time (uv_now, ms) of the last bytes received, or of the accept.
+  uint64_t last_read_ms() const { return last_read_ms_; }
+
   // Reserved slots not yet filled.
   size_t pending_replies() const { return slots_.size(); }
   // Barrier for read-your-writes on one connection: the handler stops parsing (leaving the
@@ -155,6 +158,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;
   bool handler_closed_ = false;
   bool resume_when_idle_ = false;
+  uint64_t last_read_ms_ = 0;
   bool in_on_data_ = false;
 };
 

@@ -113,6 +113,21 @@ TEST_F(ServerTest, MemcacheShutdownCommandStopsTheServer) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+TEST(SakerdConfigTest, IdleConnectionsAreClosedAfterClientTimeout) {
+  TempDir dir;
+  std::string config = dir.Join("saker.toml");
+  FILE* f = std::fopen(config.c_str(), "w");
+  std::fputs("[server]\nclient_timeout_ms = 200\n", f);
+  std::fclose(f);
+  ServerProcess server(dir.Join("data"), {"--config", config});
+  ASSERT_TRUE(server.Start());
+  RawClient idle(server.port("memcache"));
+  RawClient waiting(server.port("memcache"));
+  waiting.Send("get never/t=1000\r\n");  // a pending reply is not idle
+  EXPECT_TRUE(idle.WaitClosed(std::chrono::seconds(5)));
+  EXPECT_EQ(waiting.ReadUntil("\r\n", std::chrono::seconds(5)), "END\r\n");
+}
+
 TEST(SakerdFlagsTest, BadFlagExitsTwoWithUsage) {
   std::string cmd = std::string(SAKER_BIN_DIR) + "/sakerd --no-such-flag 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
