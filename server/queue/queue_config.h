@@ -70,6 +70,8 @@ struct EngineConfig {
   // Bytes asked from the log per cold read, and the threads that serve cold reads.
   uint64_t read_bytes = 1 << 20;
   int reader_threads = 1;
+  // Segment file descriptors kept open across every queue (an idle queue holds none).
+  size_t max_open_files = 1024;
   // Defaults for every queue; `config_for` (if set) returns a queue's resolved config (defaults
   // plus the overrides whose glob matches the name). Called on the loop thread.
   QueueConfig defaults;

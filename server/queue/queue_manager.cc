@@ -25,6 +25,7 @@
 #include "server/common/check.h"
 #include "server/common/logging.h"
 #include "server/queue/cursor.h"
+#include "server/storage/fd_cache.h"
 #include "server/storage/log.h"
 #include "server/storage/meta_store.h"
 #include "server/storage/reader_pool.h"
@@ -136,6 +137,7 @@ class QueueManager::Impl {
   Impl(EngineConfig config, EventLoop* loop, storage::StorageThread* storage, const Clock* clock,
        std::shared_ptr<storage::MetaStore> meta)
       : config_(std::move(config)),
+        fd_cache_(std::max<size_t>(1, config_.max_open_files)),
         loop_(loop),
         storage_(storage),
         clock_(clock),
@@ -211,8 +213,8 @@ class QueueManager::Impl {
   Result<Subscription*> Resolve(std::string_view name);
   Subscription* AddSubscription(Queue* q, std::string_view name, uint64_t floor, bool emit);
   Result<uint64_t> StartOffset(Queue* q, StartPosition start) const;
-  void OpenLog(Queue* q, const storage::QueueRecord& record);
-  storage::LogOptions LogOptionsFor(const Queue* q) const;
+  void OpenLogs();
+  storage::LogOptions LogOptionsFor(const Queue* q);
 
   void PutInto(Queue* q, std::vector<PutItem> items, PutDone done);
   uint64_t MinFloor(const Queue* q) const;
@@ -265,6 +267,8 @@ class QueueManager::Impl {
   std::set<uint64_t>* OwnerSet(uint64_t owner, std::string_view name);
 
   EngineConfig config_;
+  // Segment descriptors of every log; declared first so that it outlives every Log.
+  storage::FdCache fd_cache_;
   EventLoop* loop_;
   storage::StorageThread* storage_;
   const Clock* clock_;
@@ -284,8 +288,9 @@ class QueueManager::Impl {
   };
   std::unordered_map<GetHandle, WaiterRef> waiters_;
   std::priority_queue<TimerEvent, std::vector<TimerEvent>, std::greater<>> timers_;
-  std::vector<uint64_t> dirty_;    // queue ids with records to write
-  std::vector<uint64_t> touched_;  // queue ids with state to commit
+  std::vector<uint64_t> creating_;  // queue ids whose rows and logs are to be created
+  std::vector<uint64_t> dirty_;     // queue ids with records to write
+  std::vector<uint64_t> touched_;   // queue ids with state to commit
   storage::MetaBatch pending_meta_;
   std::vector<std::pair<std::shared_ptr<storage::Log>, std::string>> remove_dirs_;
   bool commit_in_flight_ = false;
@@ -443,11 +448,12 @@ void QueueManager::Impl::Start() {
   last_forget_ms_ = Now();
 }
 
-storage::LogOptions QueueManager::Impl::LogOptionsFor(const Queue* q) const {
+storage::LogOptions QueueManager::Impl::LogOptionsFor(const Queue* q) {
   storage::LogOptions o;
   o.segment_bytes = q->config.segment_bytes;
   o.sync = q->config.sync;
   o.clock = clock_;
+  o.fd_cache = &fd_cache_;
   o.name = "queue=" + q->name;
   return o;
 }
@@ -485,36 +491,58 @@ Result<Queue*> QueueManager::Impl::GetOrCreateQueue(std::string_view name) {
   queues_by_id_[raw->id] = raw;
   queues_.emplace(raw->name, std::move(q));
   AddSubscription(raw, "", 1, false);
-  OpenLog(raw, storage::QueueRecord{raw->id, raw->name, Wall()});
+  creating_.push_back(raw->id);
   Logger().info("[queue={}] created (id {})", raw->name, raw->id);
   return raw;
 }
 
-void QueueManager::Impl::OpenLog(Queue* q, const storage::QueueRecord& record) {
-  // The queue row and its default cursor are committed before the log exists, so a put is
-  // never acknowledged into a folder that recovery would not know.
-  auto out = std::make_shared<std::shared_ptr<storage::Log>>();
+void QueueManager::Impl::OpenLogs() {
+  // The queue rows and their default cursors are committed before the logs exist, so a put is
+  // never acknowledged into a folder that recovery would not know. Queues created in one loop
+  // iteration share one meta.db transaction.
+  if (creating_.empty()) return;
+  struct Opening {
+    uint64_t id;
+    std::string dir;
+    storage::LogOptions options;
+    Result<std::shared_ptr<storage::Log>> log = Status::Unavailable("not opened");
+  };
+  auto opening = std::make_shared<std::vector<Opening>>();
   storage::MetaBatch create;
-  create.create_queues.push_back(record);
-  create.cursor_ops.push_back({storage::CursorOp::Type::kCreate, record.id, "", 1, 0});
+  for (uint64_t id : creating_) {
+    Queue* q = FindQueue(id);
+    if (q == nullptr) continue;
+    create.create_queues.push_back({q->id, q->name, Wall()});
+    create.cursor_ops.push_back({storage::CursorOp::Type::kCreate, q->id, "", 1, 0});
+    opening->push_back({q->id, q->dir, LogOptionsFor(q)});
+  }
+  creating_.clear();
   create.settings["next_queue_id"] = std::to_string(next_queue_id_);
   storage_->Run(
-      [meta = meta_, create = std::move(create), dir = q->dir, options = LogOptionsFor(q),
-       out]() -> Status {
+      [meta = meta_, create = std::move(create), opening]() -> Status {
         SAKER_RETURN_IF_ERROR(meta->Commit(create));
-        auto log = storage::Log::Open(dir, options);
-        if (!log.ok()) return log.status();
-        *out = std::shared_ptr<storage::Log>(std::move(log).value());
+        for (Opening& o : *opening) {
+          auto log = storage::Log::Open(o.dir, o.options);
+          if (log.ok()) {
+            o.log = std::shared_ptr<storage::Log>(std::move(log).value());
+          } else {
+            o.log = log.status();
+          }
+        }
         return Status::OK();
       },
-      [this, alive = alive_, id = q->id, out](Status st) {
+      [this, alive = alive_, opening](Status st) {
         if (!*alive) return;
-        Queue* q = FindQueue(id);
-        if (q == nullptr) return;  // deleted meanwhile: the delete commit removes the folder
-        if (!st.ok()) {
-          FailQueue(q, st);
-        } else {
-          q->log = *out;
+        for (Opening& o : *opening) {
+          Queue* q = FindQueue(o.id);
+          if (q == nullptr) continue;  // deleted meanwhile: the delete commit removes the folder
+          if (!st.ok()) {
+            FailQueue(q, st);
+          } else if (!o.log.ok()) {
+            FailQueue(q, o.log.status());
+          } else {
+            q->log = std::move(o.log).value();
+          }
         }
         Drain();
       });
@@ -694,6 +722,7 @@ void QueueManager::Impl::PutInto(Queue* q, std::vector<PutItem> items, PutDone d
 }
 
 void QueueManager::Impl::FlushPuts() {
+  OpenLogs();
   if (dirty_.empty()) return;
   std::vector<uint64_t> keep;
   bool handed = false;

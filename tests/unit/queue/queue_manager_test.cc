@@ -578,3 +578,34 @@ TEST_F(QueueManagerTest, StatsCountDeliveriesAndAcks) {
 
 }  // namespace
 }  // namespace saker::queue
+
+namespace saker::queue {
+namespace {
+
+size_t OpenFds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) n++;
+  return n;
+}
+
+TEST(QueueManagerManyQueuesTest, IdleQueuesHoldNoDescriptors) {
+  saker::test::TempDir dir;
+  test::EngineHarness h(dir.path());
+  h.config().max_open_files = 8;
+  h.Start();
+  const size_t before = OpenFds();
+  // Queues created in one loop iteration share one meta.db commit.
+  int stored = 0;
+  for (int i = 0; i < 50; i++) {
+    h->Put("q" + std::to_string(i), std::vector<PutItem>{{"x", 0, ""}},
+           [&](Result<PutResult> r) { stored += r.ok() ? static_cast<int>(r->accepted) : 0; });
+  }
+  h.RunUntil([&] { return stored == 50; });
+  EXPECT_LE(OpenFds(), before + 8);
+  h.Restart();
+  EXPECT_EQ(h->ListQueues().size(), 50u);
+  EXPECT_EQ(h.Take("q49"), (std::vector<std::string>{"x"}));
+}
+
+}  // namespace
+}  // namespace saker::queue
