@@ -1,10 +1,9 @@
 // ThriftSession: frames in, generated processor, engine calls, frames out in slot order.
-// Completions hold a shared_ptr to the session state, which owns the processor: the generated
-// continuations bind raw pointers into it (stack-notes §1 gotcha 4), so it must outlive them.
+// Completions hold a shared_ptr to the session state, which owns the processor, and to the
+// output protocol: the generated continuations bind raw pointers to both (stack-notes §1
+// gotcha 4), so they must outlive them.
 #include "server/net/thrift_session.h"
 
-#include <thrift/async/TAsyncProtocolProcessor.h>
-#include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 
 #include <chrono>
@@ -12,6 +11,7 @@
 
 #include "Saker.h"
 #include "server/common/logging.h"
+#include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
 
 namespace saker::net {
@@ -144,7 +144,7 @@ struct ThriftSession::State : std::enable_shared_from_this<ThriftSession::State>
   std::weak_ptr<Connection> conn;
   bool closed = false;
   std::unordered_set<queue::GetHandle> parked;
-  std::shared_ptr<apache::thrift::async::TAsyncProtocolProcessor> processor;
+  std::shared_ptr<api::SakerAsyncProcessor> processor;
   int64_t request_start_us = 0;  // of the frame being dispatched
 };
 
@@ -471,13 +471,8 @@ void Service::list_queues(std::function<void(std::vector<std::string> const&)> c
 ThriftSession::ThriftSession(Context* ctx)
     : state_(std::make_shared<State>(ctx)),
       max_frame_bytes_(std::max<size_t>(kDefaultMaxFrameBytes, ctx->limits().max_item_size + 4096)) {
-  auto service = std::make_shared<Service>(state_.get());
-  auto processor = std::make_shared<api::SakerAsyncProcessor>(service);
-  // strictRead=false accepts old clients' non-strict headers; replies use strict headers.
-  auto factory =
-      std::make_shared<apache::thrift::protocol::TBinaryProtocolFactory>(0, 0, false, true);
   state_->processor =
-      std::make_shared<apache::thrift::async::TAsyncProtocolProcessor>(processor, factory);
+      std::make_shared<api::SakerAsyncProcessor>(std::make_shared<Service>(state_.get()));
 }
 
 ThriftSession::~ThriftSession() = default;
@@ -502,18 +497,17 @@ void ThriftSession::OnData(Connection* conn) {
       }
     }
     Connection::Slot slot = conn->Reserve();
-    // OBSERVE: the processor decodes every argument before it returns, so the frame may stay
-    // in the connection's read buffer (no copy).
-    auto ibuf = std::make_shared<TMemoryBuffer>(
-        reinterpret_cast<uint8_t*>(const_cast<char*>(frame.payload.data())),
-        static_cast<uint32_t>(frame.payload.size()), TMemoryBuffer::OBSERVE);
+    // The input protocol reads the frame in place, every size bounded by the frame
+    // (thrift_codec.h); the processor decodes all arguments before it returns.
+    auto in = MakeInputProtocol(frame.payload);
     auto obuf = std::make_shared<TMemoryBuffer>();
+    auto out = MakeOutputProtocol(obuf);
     std::weak_ptr<Connection> weak = state_->conn;
     auto state = state_;
     state_->request_start_us = NowUs();
     try {
       state_->processor->process(
-          [weak, slot, obuf, state](bool healthy) {
+          [weak, slot, obuf, out, state](bool healthy) {
             auto c = weak.lock();
             if (!c || c->closed()) return;
             if (!healthy) {
@@ -531,7 +525,7 @@ void ThriftSession::OnData(Connection* conn) {
             reply.append(reinterpret_cast<const char*>(out), out_len);
             c->Reply(slot, reply);
           },
-          ibuf, obuf);
+          in, out);
     } catch (const std::exception& e) {
       // Garbage that failed to decode before the processor could answer.
       state_->ctx->counters()->protocol_errors++;

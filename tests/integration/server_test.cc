@@ -113,6 +113,22 @@ TEST_F(ServerTest, MemcacheShutdownCommandStopsTheServer) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+TEST_F(ServerTest, ThriftFrameDeclaringHugeSizesIsRefusedAndServerLives) {
+  // A 20-byte frame whose `put` argument claims a 2 GiB string: libthrift alone would try to
+  // allocate it (thrift_codec.h). The connection closes; the server keeps serving.
+  std::string payload = std::string("\x80\x01\x00\x01", 4) + std::string("\x00\x00\x00\x03", 4) +
+                        "put" + std::string(4, '\0') + "\x0b" + std::string("\x00\x01", 2) +
+                        std::string("\x7f\xff\xff\xf0", 4);
+  std::string frame(4, '\0');
+  frame[3] = static_cast<char>(payload.size());
+  RawClient bad(server_.port("thrift"));
+  bad.Send(frame + payload);
+  EXPECT_TRUE(bad.WaitClosed());
+  RawClient mc(server_.port("memcache"));
+  mc.Send("set alive 0 0 2\r\nok\r\n");
+  EXPECT_EQ(mc.ReadUntil("\r\n"), "STORED\r\n");
+}
+
 TEST(SakerdConfigTest, IdleConnectionsAreClosedAfterClientTimeout) {
   TempDir dir;
   std::string config = dir.Join("saker.toml");
