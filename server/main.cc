@@ -27,7 +27,8 @@ saker::ServerOptions ToOptions(const saker::ServerConfig& c) {
   o.engine = c.ToEngineConfig();
   if (!c.config_file.empty()) {
     std::string path = c.config_file;
-    o.reload = [path]() -> saker::Result<std::function<saker::queue::QueueConfig(std::string_view)>> {
+    o.reload =
+        [path]() -> saker::Result<std::function<saker::queue::QueueConfig(std::string_view)>> {
       auto fresh = saker::LoadConfigFile(path);
       if (!fresh.ok()) return fresh.status();
       return fresh->queues.Resolver();

@@ -49,19 +49,21 @@ Status Server::Start() {
   uv_timer_init(loop_.uv(), &idle_timer_);
   idle_timer_.data = this;
   if (options_.client_timeout_ms > 0) {
-    auto every = static_cast<uint64_t>(std::clamp<int64_t>(options_.client_timeout_ms / 4, 10, 1000));
+    auto every =
+        static_cast<uint64_t>(std::clamp<int64_t>(options_.client_timeout_ms / 4, 10, 1000));
     uv_timer_start(
         &idle_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CloseIdleConnections(); },
         every, every);
   }
 
-  SAKER_RETURN_IF_ERROR(StartListener(
-      "memcache", options_.memcache_port,
-      [this] { return std::make_unique<net::MemcacheSession>(this); }));
-  SAKER_RETURN_IF_ERROR(StartListener(
-      "thrift", options_.thrift_port, [this] { return std::make_unique<net::ThriftSession>(this); }));
-  SAKER_RETURN_IF_ERROR(StartListener(
-      "text", options_.text_port, [this] { return std::make_unique<net::TextSession>(this); }));
+  SAKER_RETURN_IF_ERROR(StartListener("memcache", options_.memcache_port, [this] {
+    return std::make_unique<net::MemcacheSession>(this);
+  }));
+  SAKER_RETURN_IF_ERROR(StartListener("thrift", options_.thrift_port, [this] {
+    return std::make_unique<net::ThriftSession>(this);
+  }));
+  SAKER_RETURN_IF_ERROR(StartListener("text", options_.text_port,
+                                      [this] { return std::make_unique<net::TextSession>(this); }));
   SAKER_RETURN_IF_ERROR(StartListener("admin", options_.admin_port, [this] {
     return std::make_unique<net::HttpHandler>(&admin_router_);
   }));
@@ -87,9 +89,9 @@ Status Server::Start() {
 Status Server::StartListener(const std::string& name, int port,
                              net::Listener::HandlerFactory factory) {
   if (port < 0) return Status::OK();
-  auto listener = std::make_unique<net::Listener>(
-      loop_.uv(), name, std::move(factory), &writes_, options_.connection_limits,
-      &counters_.connections, options_.max_connections);
+  auto listener = std::make_unique<net::Listener>(loop_.uv(), name, std::move(factory), &writes_,
+                                                  options_.connection_limits,
+                                                  &counters_.connections, options_.max_connections);
   listener->set_on_connection([this](std::shared_ptr<net::Connection> conn) {
     // Forget connections that have gone, so the list stays as long as the live set.
     if (connections_.size() > 64 && connections_.size() > 2 * counters_.connections.current) {

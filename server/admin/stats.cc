@@ -20,7 +20,7 @@ void Stat(std::string* out, std::string_view name, uint64_t value) {
 }
 
 std::vector<std::pair<std::string, uint64_t>> QueueFields(const queue::QueueStats& q,
-                                                         const queue::SubscriptionStats& sub) {
+                                                          const queue::SubscriptionStats& sub) {
   bool primary = sub.name.empty();
   return {{"items", sub.depth},
           {"bytes", primary ? q.bytes : 0},
@@ -59,11 +59,20 @@ std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -154,9 +163,10 @@ std::string Prometheus(const Snapshot& s) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
   };
   gauge("saker_up", "1 while the server serves; status is in saker_status.", 1);
-  out += fmt::format("# HELP saker_status Server status (1 for the current one).\n"
-                     "# TYPE saker_status gauge\nsaker_status{{status=\"{}\"}} 1\n",
-                     s.status);
+  out += fmt::format(
+      "# HELP saker_status Server status (1 for the current one).\n"
+      "# TYPE saker_status gauge\nsaker_status{{status=\"{}\"}} 1\n",
+      s.status);
   gauge("saker_uptime_seconds", "Seconds since start.",
         static_cast<double>(s.now_wall_ms - c.start_wall_ms) / 1000.0);
   gauge("saker_connections", "Open client connections.",
@@ -165,10 +175,8 @@ std::string Prometheus(const Snapshot& s) {
   counter("saker_connections_refused_total", "Connections refused over max_connections.",
           c.connections.refused);
   counter("saker_bytes_read_total", "Bytes read from clients.", c.connections.bytes_read);
-  counter("saker_bytes_written_total", "Bytes written to clients.",
-          c.connections.bytes_written);
-  counter("saker_protocol_errors_total", "Malformed requests on any protocol.",
-          c.protocol_errors);
+  counter("saker_bytes_written_total", "Bytes written to clients.", c.connections.bytes_written);
+  counter("saker_protocol_errors_total", "Malformed requests on any protocol.", c.protocol_errors);
   counter("saker_get_requests_total", "Get requests on any protocol.", c.cmd_get);
   counter("saker_put_requests_total", "Put requests on any protocol.", c.cmd_set);
   counter("saker_get_hits_total", "Gets that returned items.", c.get_hits);
@@ -179,11 +187,13 @@ std::string Prometheus(const Snapshot& s) {
         s.storage.syncs ? static_cast<double>(s.storage.sync_ns_total) / 1e9 /
                               static_cast<double>(s.storage.syncs)
                         : 0.0);
-  out += "# HELP saker_put_latency_seconds Put request to durable reply.\n"
-         "# TYPE saker_put_latency_seconds histogram\n";
+  out +=
+      "# HELP saker_put_latency_seconds Put request to durable reply.\n"
+      "# TYPE saker_put_latency_seconds histogram\n";
   c.put_latency.AppendPrometheus(&out, "saker_put_latency_seconds", "");
-  out += "# HELP saker_get_latency_seconds Get request to items handed out (hits).\n"
-         "# TYPE saker_get_latency_seconds histogram\n";
+  out +=
+      "# HELP saker_get_latency_seconds Get request to items handed out (hits).\n"
+      "# TYPE saker_get_latency_seconds histogram\n";
   c.get_latency.AppendPrometheus(&out, "saker_get_latency_seconds", "");
 
   struct Family {
@@ -234,9 +244,10 @@ std::string Prometheus(const Snapshot& s) {
         if (n == "saker_subscription_redelivered_total") v = static_cast<double>(sub.redelivered);
         if (n == "saker_subscription_acked_total") v = static_cast<double>(sub.acked);
         if (n == "saker_subscription_expired_total") v = static_cast<double>(sub.expired);
-        if (n == "saker_subscription_dead_lettered_total") v = static_cast<double>(sub.dead_lettered);
-        out += fmt::format("{}{{queue=\"{}\",subscription=\"{}\"}} {}\n", f.name, q.name,
-                           sub.name, v);
+        if (n == "saker_subscription_dead_lettered_total")
+          v = static_cast<double>(sub.dead_lettered);
+        out +=
+            fmt::format("{}{{queue=\"{}\",subscription=\"{}\"}} {}\n", f.name, q.name, sub.name, v);
       }
     }
   }
@@ -306,8 +317,9 @@ std::string StatusPage(const Snapshot& s) {
           sub.acked, q.put, q.log_bytes);
     }
   }
-  out += "</table><p><a href=\"/metrics\">/metrics</a> &middot; "
-         "<a href=\"/stats.json\">/stats.json</a></p></body></html>\n";
+  out +=
+      "</table><p><a href=\"/metrics\">/metrics</a> &middot; "
+      "<a href=\"/stats.json\">/stats.json</a></p></body></html>\n";
   return out;
 }
 

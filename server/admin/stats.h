@@ -22,7 +22,7 @@ struct ServerCounters {
   uint64_t cmd_monitor = 0;
   uint64_t get_hits = 0;
   uint64_t get_misses = 0;
-  uint64_t total_items = 0;  // items stored since start
+  uint64_t total_items = 0;      // items stored since start
   uint64_t protocol_errors = 0;  // malformed requests, by any protocol
   uint64_t queue_creates = 0;
   uint64_t queue_deletes = 0;

@@ -5,5 +5,4 @@ namespace saker {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* expr);
 }  // namespace saker
 
-#define SAKER_CHECK(cond) \
-  ((cond) ? (void)0 : ::saker::CheckFailed(__FILE__, __LINE__, #cond))
+#define SAKER_CHECK(cond) ((cond) ? (void)0 : ::saker::CheckFailed(__FILE__, __LINE__, #cond))

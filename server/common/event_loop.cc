@@ -56,7 +56,9 @@ void EventLoop::Post(std::function<void()> fn) {
 
 void EventLoop::AddBeforeSleep(std::function<void()> fn) { before_sleep_.push_back(std::move(fn)); }
 
-void EventLoop::OnAsync(uv_async_t* handle) { static_cast<EventLoop*>(handle->data)->DrainPosted(); }
+void EventLoop::OnAsync(uv_async_t* handle) {
+  static_cast<EventLoop*>(handle->data)->DrainPosted();
+}
 
 void EventLoop::OnPrepare(uv_prepare_t* handle) {
   auto* self = static_cast<EventLoop*>(handle->data);

@@ -14,8 +14,8 @@ class Histogram {
   // Upper bounds in µs: 50, 100, 250, 500, 1 ms, 2.5, 5, 10, 25, 50, 100, 250, 500 ms, 1 s,
   // 2.5, 5, 10 s, +Inf.
   static constexpr std::array<uint64_t, 17> kBoundsUs = {
-      50,      100,     250,     500,       1000,      2500,      5000,      10000,    25000,
-      50000,   100000,  250000,  500000,    1000000,   2500000,   5000000,   10000000};
+      50,    100,    250,    500,    1000,    2500,    5000,    10000,   25000,
+      50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
   void Record(uint64_t us) {
     size_t i = 0;
@@ -32,8 +32,7 @@ class Histogram {
   uint64_t QuantileUs(double q) const;
 
   // Appends a Prometheus histogram (seconds) named `name` with `labels` ("" or `a="b"`).
-  void AppendPrometheus(std::string* out, const std::string& name,
-                        const std::string& labels) const;
+  void AppendPrometheus(std::string* out, const std::string& name, const std::string& labels) const;
 
  private:
   std::array<uint64_t, kBoundsUs.size() + 1> counts_{};

@@ -23,7 +23,8 @@ std::shared_ptr<spdlog::logger> Make(const std::string& name) {
         spdlog::async_overflow_policy::overrun_oldest);
     spdlog::register_logger(logger);
   } else {
-    logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger =
+        std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
     spdlog::register_logger(logger);
   }
   logger->set_level(g_level);
@@ -66,7 +67,9 @@ spdlog::logger& Get(std::string_view name) {
   return *logger;
 }
 
-void Flush() { spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); }); }
+void Flush() {
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+}
 
 }  // namespace saker::logging
 

@@ -78,7 +78,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -101,8 +101,8 @@ class [[nodiscard]] Result {
 }  // namespace saker
 
 // Returns from the calling function if `expr` (a Status) is not OK.
-#define SAKER_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::saker::Status _saker_st = (expr);        \
-    if (!_saker_st.ok()) return _saker_st;     \
+#define SAKER_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::saker::Status _saker_st = (expr);    \
+    if (!_saker_st.ok()) return _saker_st; \
   } while (0)

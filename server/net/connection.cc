@@ -224,8 +224,7 @@ void Connection::OnWriteDone(uv_write_t* req, int status) {
     c->Close();
   } else {
     c->counters_->bytes_written += w->data.size();
-    if (c->close_after_write_ && c->slots_.empty() && c->out_.empty() &&
-        c->writing_bytes_ == 0) {
+    if (c->close_after_write_ && c->slots_.empty() && c->out_.empty() && c->writing_bytes_ == 0) {
       c->Close();
     } else {
       c->UpdateReading();

@@ -68,7 +68,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void StartReading();
 
   // Bytes received and not yet consumed.
-  std::string_view input() const { return std::string_view(in_.get() + in_start_, in_end_ - in_start_); }
+  std::string_view input() const {
+    return std::string_view(in_.get() + in_start_, in_end_ - in_start_);
+  }
   void Consume(size_t n);
 
   // Reserves the next reply position. Every reserved slot must be filled with Reply() or
@@ -112,8 +114,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class WriteScheduler;
-  Connection(std::unique_ptr<ProtocolHandler> h, WriteScheduler* scheduler,
-             ConnectionLimits limits, ConnectionCounters* counters, uint64_t id);
+  Connection(std::unique_ptr<ProtocolHandler> h, WriteScheduler* scheduler, ConnectionLimits limits,
+             ConnectionCounters* counters, uint64_t id);
 
   struct PendingSlot {
     bool ready = false;
@@ -150,8 +152,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<PendingSlot> slots_;  // slots_[0] is slot head_slot_
   Slot head_slot_ = 0;
   Slot next_slot_ = 0;
-  std::string out_;          // ready, not yet handed to uv_write
-  size_t writing_bytes_ = 0; // handed to uv_write, not yet completed
+  std::string out_;           // ready, not yet handed to uv_write
+  size_t writing_bytes_ = 0;  // handed to uv_write, not yet completed
   bool dirty_ = false;
   bool reading_ = false;
   bool close_after_write_ = false;

@@ -11,13 +11,20 @@ constexpr size_t kMaxHead = 16 << 10;
 
 std::string_view Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -46,7 +53,8 @@ void HttpHandler::OnData(Connection* conn) {
     std::string_view in = conn->input();
     size_t end = in.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-      if (in.size() > kMaxHead) Write(conn, {431, "text/plain", "request head too large\n"}, false, true);
+      if (in.size() > kMaxHead)
+        Write(conn, {431, "text/plain", "request head too large\n"}, false, true);
       return;
     }
     std::string_view head = in.substr(0, end + 4);

@@ -10,8 +10,8 @@ uint64_t g_next_connection_id = 1;
 }  // namespace
 
 Listener::Listener(uv_loop_t* loop, std::string name, HandlerFactory factory,
-                   WriteScheduler* scheduler, ConnectionLimits limits,
-                   ConnectionCounters* counters, size_t max_connections)
+                   WriteScheduler* scheduler, ConnectionLimits limits, ConnectionCounters* counters,
+                   size_t max_connections)
     : loop_(loop),
       name_(std::move(name)),
       factory_(std::move(factory)),
@@ -66,8 +66,8 @@ void Listener::OnAccept(uv_stream_t* server, int status) {
   if (!conn) return;
   if (self->counters_->current >= self->max_connections_) {
     self->counters_->refused++;
-    logging::Get("net").warn("{}: refusing {}: {} connections open (max_connections)",
-                             self->name_, conn->peer(), self->counters_->current);
+    logging::Get("net").warn("{}: refusing {}: {} connections open (max_connections)", self->name_,
+                             conn->peer(), self->counters_->current);
     conn->Close();
     return;
   }

@@ -11,9 +11,7 @@
 #include "server/common/status.h"
 #include "server/net/connection.h"
 
-
 namespace saker::net {
-
 
 class Listener {
  public:

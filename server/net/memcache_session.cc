@@ -190,9 +190,8 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       Status s = ctx->Reload();
       if (!s.ok()) {
         Log().error("reload: {}", s.ToString());
-        return Immediate(conn, [&](std::string* out) {
-          memcache::AppendServerError(out, s.message());
-        });
+        return Immediate(conn,
+                         [&](std::string* out) { memcache::AppendServerError(out, s.message()); });
       }
       return Immediate(conn, [](std::string* out) { memcache::AppendReloaded(out); });
     }
@@ -219,9 +218,7 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   }
   if (!queue::ParseQueueName(req.queue).ok()) {
     counters->protocol_errors++;
-    Immediate(conn, [&](std::string* out) {
-      memcache::AppendClientError(out, "bad queue name");
-    });
+    Immediate(conn, [&](std::string* out) { memcache::AppendClientError(out, "bad queue name"); });
     return;
   }
   if (engine->status() == queue::ServerStatus::kQuiescent && !g.abort && !(g.close && !g.open)) {
@@ -292,8 +289,8 @@ void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
   uint64_t owner = conn->id();
   size_t open = engine->OwnerLeaseCount(owner, req.queue);
   size_t room = ctx->limits().max_open_reads > open ? ctx->limits().max_open_reads - open : 0;
-  size_t want = req.max_items >= 0 ? std::min<size_t>(room, static_cast<size_t>(req.max_items))
-                                   : room;
+  size_t want =
+      req.max_items >= 0 ? std::min<size_t>(room, static_cast<size_t>(req.max_items)) : room;
   if (want == 0 || req.seconds <= 0 || !queue::ParseQueueName(req.queue).ok()) {
     return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
   }
@@ -308,19 +305,19 @@ void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
   std::string queue_name(req.queue);
   auto handle = std::make_shared<queue::GetHandle>(0);
   auto state = state_;
-  queue::GetHandle h = engine->Get(
-      queue_name, o,
-      [weak, slot, queue_name, handle, state](Result<std::vector<queue::Delivery>> r) {
-        if (*handle != 0) state->parked.erase(*handle);
-        auto conn = weak.lock();
-        if (!conn) return;
-        std::string out;
-        if (r.ok()) {
-          for (const auto& d : *r) memcache::AppendValue(&out, queue_name, d.payload);
-        }
-        memcache::AppendEnd(&out);
-        conn->Reply(slot, out);
-      });
+  queue::GetHandle h =
+      engine->Get(queue_name, o,
+                  [weak, slot, queue_name, handle, state](Result<std::vector<queue::Delivery>> r) {
+                    if (*handle != 0) state->parked.erase(*handle);
+                    auto conn = weak.lock();
+                    if (!conn) return;
+                    std::string out;
+                    if (r.ok()) {
+                      for (const auto& d : *r) memcache::AppendValue(&out, queue_name, d.payload);
+                    }
+                    memcache::AppendEnd(&out);
+                    conn->Reply(slot, out);
+                  });
   if (h != 0) {
     *handle = h;
     state_->parked.insert(h);

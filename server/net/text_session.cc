@@ -76,9 +76,8 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
   switch (req.command) {
     case Command::kPut: {
       ctx->counters()->cmd_set++;
-      int64_t expiry = req.has_expiry && req.expiry_ms > 0
-                           ? ctx->clock()->NowWallMs() + req.expiry_ms
-                           : 0;
+      int64_t expiry =
+          req.has_expiry && req.expiry_ms > 0 ? ctx->clock()->NowWallMs() + req.expiry_ms : 0;
       std::vector<queue::PutItem> items;
       items.reserve(req.item_count);
       text::ForEachItem(req.items, [&](std::string_view item) {
@@ -186,8 +185,7 @@ void TextSession::StartGet(Connection* conn, std::string name, const queue::GetO
   auto handle = std::make_shared<queue::GetHandle>(0);
   auto state = state_;
   queue::GetHandle h = state_->ctx->engine()->Get(
-      name, options,
-      [weak, slot, handle, state, stream](Result<std::vector<queue::Delivery>> r) {
+      name, options, [weak, slot, handle, state, stream](Result<std::vector<queue::Delivery>> r) {
         if (*handle != 0) state->parked.erase(*handle);
         auto c = weak.lock();
         if (!c) return;

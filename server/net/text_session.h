@@ -24,8 +24,7 @@ class TextSession final : public ProtocolHandler {
  private:
   void Serve(Connection* conn, const text::Request& req);
   // Starts a get/peek/monitor whose reply fills a reserved slot.
-  void StartGet(Connection* conn, std::string name, const queue::GetOptions& options,
-                bool stream);
+  void StartGet(Connection* conn, std::string name, const queue::GetOptions& options, bool stream);
 
   text::Parser parser_;
   std::shared_ptr<State> state_;

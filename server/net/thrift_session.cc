@@ -49,11 +49,14 @@ std::string SubName(const std::string& queue, const std::string& sub) {
 
 queue::StartPosition ToStart(const api::StartPosition& p) {
   switch (p.kind) {
-    case api::StartKind::EARLIEST: return queue::StartPosition::Earliest();
+    case api::StartKind::EARLIEST:
+      return queue::StartPosition::Earliest();
     case api::StartKind::OFFSET:
       return queue::StartPosition::Offset(static_cast<uint64_t>(std::max<int64_t>(0, p.value)));
-    case api::StartKind::TIMESTAMP: return queue::StartPosition::Timestamp(p.value);
-    default: return queue::StartPosition::Latest();
+    case api::StartKind::TIMESTAMP:
+      return queue::StartPosition::Timestamp(p.value);
+    default:
+      return queue::StartPosition::Latest();
   }
 }
 
@@ -103,8 +106,8 @@ class Service final : public api::SakerCobSvIf {
   void put_items(std::function<void(api::PutResult const&)> cob, ExnCob exn_cob,
                  const std::string& queue, const std::vector<api::PutItem>& items) override;
   void get_items(std::function<void(std::vector<api::LeasedItem> const&)> cob, ExnCob exn_cob,
-                 const std::string& queue, const std::string& subscription,
-                 const int32_t max_items, const int32_t wait_ms, const int32_t lease_ms) override;
+                 const std::string& queue, const std::string& subscription, const int32_t max_items,
+                 const int32_t wait_ms, const int32_t lease_ms) override;
   void ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string& queue,
            const std::vector<int64_t>& lease_ids) override;
   void nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string& queue,
@@ -178,23 +181,21 @@ void Service::StartGet(const std::string& name, const queue::GetOptions& options
 void Service::put(std::function<void(int32_t const&)> cob, const std::string& queue_name,
                   const std::vector<std::string>& items, const int32_t expiration_msec) {
   counters()->cmd_set++;
-  int64_t expiry = expiration_msec > 0
-                       ? state_->ctx->clock()->NowWallMs() + expiration_msec
-                       : 0;
+  int64_t expiry = expiration_msec > 0 ? state_->ctx->clock()->NowWallMs() + expiration_msec : 0;
   std::vector<queue::PutItem> put;
   put.reserve(items.size());
   for (const auto& data : items) put.push_back({data, expiry, {}});
   int64_t start_us = state_->request_start_us;
   auto state = state_->shared_from_this();
-  engine()->Put(queue_name, std::move(put),
-                [state, start_us, cob = std::move(cob)](Result<queue::PutResult> r) {
-                  int32_t accepted = r.ok() ? static_cast<int32_t>(r->accepted) : 0;
-                  if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
-                  state->ctx->counters()->total_items += static_cast<uint64_t>(accepted);
-                  state->ctx->counters()->put_latency.Record(
-                      static_cast<uint64_t>(NowUs() - start_us));
-                  cob(accepted);
-                });
+  engine()->Put(
+      queue_name, std::move(put),
+      [state, start_us, cob = std::move(cob)](Result<queue::PutResult> r) {
+        int32_t accepted = r.ok() ? static_cast<int32_t>(r->accepted) : 0;
+        if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
+        state->ctx->counters()->total_items += static_cast<uint64_t>(accepted);
+        state->ctx->counters()->put_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+        cob(accepted);
+      });
 }
 
 void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
@@ -289,19 +290,29 @@ void Service::delete_queue(std::function<void()> cob, const std::string& queue_n
 
 void Service::current_status(std::function<void(kestrel::Status::type const&)> cob) {
   switch (engine()->status()) {
-    case queue::ServerStatus::kUp: return cob(kestrel::Status::UP);
-    case queue::ServerStatus::kReadOnly: return cob(kestrel::Status::READ_ONLY);
-    case queue::ServerStatus::kQuiescent: return cob(kestrel::Status::QUIESCENT);
+    case queue::ServerStatus::kUp:
+      return cob(kestrel::Status::UP);
+    case queue::ServerStatus::kReadOnly:
+      return cob(kestrel::Status::READ_ONLY);
+    case queue::ServerStatus::kQuiescent:
+      return cob(kestrel::Status::QUIESCENT);
   }
   cob(kestrel::Status::NOT_CONFIGURED);
 }
 
 void Service::set_status(std::function<void()> cob, const kestrel::Status::type status) {
   switch (status) {
-    case kestrel::Status::UP: engine()->SetStatus(queue::ServerStatus::kUp); break;
-    case kestrel::Status::READ_ONLY: engine()->SetStatus(queue::ServerStatus::kReadOnly); break;
-    case kestrel::Status::QUIESCENT: engine()->SetStatus(queue::ServerStatus::kQuiescent); break;
-    default: Log().debug("thrift set_status: {} is not a settable status", int(status));
+    case kestrel::Status::UP:
+      engine()->SetStatus(queue::ServerStatus::kUp);
+      break;
+    case kestrel::Status::READ_ONLY:
+      engine()->SetStatus(queue::ServerStatus::kReadOnly);
+      break;
+    case kestrel::Status::QUIESCENT:
+      engine()->SetStatus(queue::ServerStatus::kQuiescent);
+      break;
+    default:
+      Log().debug("thrift set_status: {} is not a settable status", int(status));
   }
   cob();
 }
@@ -319,19 +330,19 @@ void Service::put_items(std::function<void(api::PutResult const&)> cob, ExnCob e
   }
   int64_t start_us = state_->request_start_us;
   auto state = state_->shared_from_this();
-  engine()->Put(queue, std::move(put),
-                [state, start_us, cob = std::move(cob),
-                 exn_cob = std::move(exn_cob)](Result<queue::PutResult> r) {
-                  state->ctx->counters()->put_latency.Record(
-                      static_cast<uint64_t>(NowUs() - start_us));
-                  if (!r.ok()) return Throw(exn_cob, r.status());
-                  state->ctx->counters()->total_items += r->accepted;
-                  api::PutResult out;
-                  out.accepted = static_cast<int32_t>(r->accepted);
-                  out.offsets.assign(r->offsets.begin(), r->offsets.end());
-                  if (!r->refused.ok()) out.__set_refused(ToError(r->refused));
-                  cob(out);
-                });
+  engine()->Put(
+      queue, std::move(put),
+      [state, start_us, cob = std::move(cob),
+       exn_cob = std::move(exn_cob)](Result<queue::PutResult> r) {
+        state->ctx->counters()->put_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+        if (!r.ok()) return Throw(exn_cob, r.status());
+        state->ctx->counters()->total_items += r->accepted;
+        api::PutResult out;
+        out.accepted = static_cast<int32_t>(r->accepted);
+        out.offsets.assign(r->offsets.begin(), r->offsets.end());
+        if (!r->refused.ok()) out.__set_refused(ToError(r->refused));
+        cob(out);
+      });
 }
 
 void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)> cob,
@@ -344,24 +355,24 @@ void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)>
   o.timeout_ms = std::max<int32_t>(0, wait_ms);
   o.reliable = true;
   o.lease_ms = std::max<int32_t>(0, lease_ms);
-  StartGet(SubName(queue, subscription), o,
-           [cob = std::move(cob), exn_cob = std::move(exn_cob)](
-               Result<std::vector<queue::Delivery>> r) {
-             if (!r.ok()) return Throw(exn_cob, r.status());
-             std::vector<api::LeasedItem> items;
-             items.reserve(r->size());
-             for (const auto& d : *r) {
-               api::LeasedItem i;
-               i.lease_id = static_cast<int64_t>(d.lease_id);
-               i.offset = static_cast<int64_t>(d.offset);
-               i.delivery_count = static_cast<int32_t>(d.delivery_count);
-               i.data.assign(d.payload);
-               i.put_at_ms = d.timestamp_ms;
-               i.expires_at_ms = d.expiry_ms;
-               items.push_back(std::move(i));
-             }
-             cob(items);
-           });
+  StartGet(
+      SubName(queue, subscription), o,
+      [cob = std::move(cob), exn_cob = std::move(exn_cob)](Result<std::vector<queue::Delivery>> r) {
+        if (!r.ok()) return Throw(exn_cob, r.status());
+        std::vector<api::LeasedItem> items;
+        items.reserve(r->size());
+        for (const auto& d : *r) {
+          api::LeasedItem i;
+          i.lease_id = static_cast<int64_t>(d.lease_id);
+          i.offset = static_cast<int64_t>(d.offset);
+          i.delivery_count = static_cast<int32_t>(d.delivery_count);
+          i.data.assign(d.payload);
+          i.put_at_ms = d.timestamp_ms;
+          i.expires_at_ms = d.expiry_ms;
+          items.push_back(std::move(i));
+        }
+        cob(items);
+      });
 }
 
 void Service::ack(std::function<void(int32_t const&)> cob, ExnCob, const std::string&,
@@ -392,17 +403,16 @@ void Service::create_subscription(std::function<void()> cob, ExnCob exn_cob,
   cob();
 }
 
-void Service::seek_subscription(std::function<void()> cob, ExnCob exn_cob,
-                                const std::string& queue, const std::string& subscription,
+void Service::seek_subscription(std::function<void()> cob, ExnCob exn_cob, const std::string& queue,
+                                const std::string& subscription,
                                 const api::StartPosition& position) {
   Status s = engine()->Seek(SubName(queue, subscription), ToStart(position));
   if (!s.ok()) return Throw(exn_cob, s);
   cob();
 }
 
-void Service::list_subscriptions(
-    std::function<void(std::vector<api::SubscriptionInfo> const&)> cob, ExnCob exn_cob,
-    const std::string& queue) {
+void Service::list_subscriptions(std::function<void(std::vector<api::SubscriptionInfo> const&)> cob,
+                                 ExnCob exn_cob, const std::string& queue) {
   auto subs = engine()->ListSubscriptions(queue);
   if (!subs.ok()) return Throw(exn_cob, subs.status());
   std::vector<api::SubscriptionInfo> out;
@@ -470,7 +480,8 @@ void Service::list_queues(std::function<void(std::vector<std::string> const&)> c
 
 ThriftSession::ThriftSession(Context* ctx)
     : state_(std::make_shared<State>(ctx)),
-      max_frame_bytes_(std::max<size_t>(kDefaultMaxFrameBytes, ctx->limits().max_item_size + 4096)) {
+      max_frame_bytes_(
+          std::max<size_t>(kDefaultMaxFrameBytes, ctx->limits().max_item_size + 4096)) {
   state_->processor =
       std::make_shared<api::SakerAsyncProcessor>(std::make_shared<Service>(state_.get()));
 }

@@ -34,9 +34,18 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return false;
   std::vector<std::string> args = {std::string(SAKER_BIN_DIR) + "/sakerd",
-                                   "--data-dir", data_dir_, "--listen", "127.0.0.1",
-                                   "--memcache-port", "0", "--thrift-port", "0",
-                                   "--text-port", "0", "--admin-port", "0"};
+                                   "--data-dir",
+                                   data_dir_,
+                                   "--listen",
+                                   "127.0.0.1",
+                                   "--memcache-port",
+                                   "0",
+                                   "--thrift-port",
+                                   "0",
+                                   "--text-port",
+                                   "0",
+                                   "--admin-port",
+                                   "0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -160,8 +160,7 @@ TEST(SakerdFlagsTest, PortInUseFailsToStart) {
   TempDir dir;
   ServerProcess first(dir.Join("a"));
   ASSERT_TRUE(first.Start());
-  ServerProcess second(dir.Join("b"),
-                       {"--memcache-port", std::to_string(first.port("memcache"))});
+  ServerProcess second(dir.Join("b"), {"--memcache-port", std::to_string(first.port("memcache"))});
   EXPECT_FALSE(second.Start(std::chrono::seconds(10)));
 }
 
