@@ -1,7 +1,6 @@
 // Cursor: the per-subscription state machine of server/queue/cursor.h.
 #include "server/queue/cursor.h"
 
-#include <climits>
 
 namespace saker::queue {
 
@@ -34,10 +33,6 @@ uint64_t Cursor::NextDeliverable(uint64_t end, int64_t now_ms) {
   if (!ready_.empty()) return *ready_.begin();
   while (next_ < end && (acked_.count(next_) > 0 || in_flight_.count(next_) > 0)) next_++;
   return next_ < end ? next_ : 0;
-}
-
-int64_t Cursor::NextReadyMs() const {
-  return delayed_.empty() ? INT64_MAX : delayed_.begin()->first;
 }
 
 void Cursor::Take(uint64_t offset) {

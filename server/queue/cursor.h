@@ -29,10 +29,7 @@ class Cursor {
                const std::vector<std::pair<uint64_t, uint32_t>>& counts);
 
   uint64_t floor() const { return floor_; }
-  // Lowest offset never handed out since the cursor was created, restored or moved.
-  uint64_t next() const { return next_; }
   size_t in_flight() const { return in_flight_.size(); }
-  size_t delayed() const { return delayed_.size(); }
   // Items in [floor, end) not acked.
   uint64_t Depth(uint64_t end) const;
   bool IsAcked(uint64_t offset) const { return offset < floor_ || acked_.count(offset) > 0; }
@@ -42,8 +39,6 @@ class Cursor {
   // first (they are below next()), then next() skipping acked offsets. Moves delayed offsets
   // whose ready time is <= now_ms to the ready set.
   uint64_t NextDeliverable(uint64_t end, int64_t now_ms);
-  // Earliest ready time of a delayed offset (INT64_MAX if none).
-  int64_t NextReadyMs() const;
 
   // Marks `offset` in flight (normally one NextDeliverable returned; any unacked offset works).
   void Take(uint64_t offset);
