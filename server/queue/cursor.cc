@@ -1,7 +1,6 @@
 // Cursor: the per-subscription state machine of server/queue/cursor.h.
 #include "server/queue/cursor.h"
 
-
 namespace saker::queue {
 
 void Cursor::Restore(const std::vector<uint64_t>& acked,
