@@ -151,14 +151,16 @@ class QueueManager {
   QueueManager& operator=(const QueueManager&) = delete;
 
   // Completes every waiter (with what it has), commits every cursor, then runs `done`. After
-  // Close every call is refused with Unavailable. Stop the StorageThread only after `done`.
+  // Close every call is refused with Unavailable. Stop the StorageThread only after `done`,
+  // and destroy the manager only after the StorageThread has stopped.
   void Close(std::function<void(Status)> done);
 
   // Appends `items` to `queue` (a subscription suffix is ignored: puts go to the queue).
   // `done` runs once every accepted item is durable at the queue's sync level, or with the
   // error that refused the whole put: InvalidArgument (name), Unavailable (status, closed),
   // IOError (the queue is fail-stop). Items put to one queue during one loop iteration are
-  // written as one batch.
+  // written as one batch. When nothing needs writing (all refused or deduplicated and durable)
+  // `done` runs before Put returns.
   void Put(std::string_view queue, std::vector<PutItem> items, PutDone done);
 
   // Takes up to max_items from `name`'s subscription. `done` runs once (possibly inline, before
