@@ -499,14 +499,23 @@ void ThriftSession::OnData(Connection* conn) {
       conn->Close();
       return;
     }
-    if (conn->pending_replies() > 0) {
-      // Read-your-writes (connection.h): only puts pipeline behind unanswered calls.
-      auto header = ParseMessageHeader(frame.payload);
-      if (!header.ok() || (header->name != "put" && header->name != "put_items")) {
-        conn->ResumeWhenIdle();
-        return;
-      }
+    // libthrift reads the message type into an enum before checking it: refuse anything but
+    // a call here.
+    auto header = ParseMessageHeader(frame.payload);
+    if (!header.ok() || (header->type != static_cast<uint8_t>(MessageType::kCall) &&
+                         header->type != static_cast<uint8_t>(MessageType::kOneway))) {
+      state_->ctx->counters()->protocol_errors++;
+      Log().debug("thrift: bad message header from {}, closing", conn->peer());
+      conn->Close();
+      return;
     }
+    // Read-your-writes (connection.h): only puts pipeline behind unanswered calls.
+    if (conn->pending_replies() > 0 && header->name != "put" && header->name != "put_items") {
+      conn->ResumeWhenIdle();
+      return;
+    }
+    // The generated processor answers even a oneway call to an unknown method: drop that.
+    bool oneway = header->type == static_cast<uint8_t>(MessageType::kOneway);
     Connection::Slot slot = conn->Reserve();
     // The input protocol reads the frame in place, every size bounded by the frame
     // (thrift_codec.h); the processor decodes all arguments before it returns.
@@ -518,7 +527,7 @@ void ThriftSession::OnData(Connection* conn) {
     state_->request_start_us = NowUs();
     try {
       state_->processor->process(
-          [weak, slot, obuf, out, state](bool healthy) {
+          [weak, slot, obuf, out, state, oneway](bool healthy) {
             auto c = weak.lock();
             if (!c || c->closed()) return;
             if (!healthy) {
@@ -529,7 +538,7 @@ void ThriftSession::OnData(Connection* conn) {
             uint8_t* out;
             uint32_t out_len;
             obuf->getBuffer(&out, &out_len);
-            if (out_len == 0) return c->Skip(slot);  // oneway
+            if (out_len == 0 || oneway) return c->Skip(slot);
             std::string reply;
             reply.reserve(4 + out_len);
             AppendFrameLength(&reply, out_len);
