@@ -160,6 +160,12 @@ int main(int argc, char** argv) {
   get->add_flag("--open", open, "keep the lease and print lease ids (the default)")
       ->excludes(ack_flag);
 
+  bool follow = false;
+  auto* tail = app.add_subcommand("tail", "print and acknowledge items until the queue is empty");
+  tail->add_option("queue", queue)->required();
+  tail->add_option("--sub", subscription, "subscription (default: the queue's own)");
+  tail->add_flag("-f,--follow", follow, "keep waiting for new items (until interrupted)");
+
   auto* ack_cmd = app.add_subcommand("ack", "acknowledge leases");
   ack_cmd->add_option("queue", queue)->required();
   ack_cmd->add_option("lease_ids", lease_ids)->required();
@@ -289,6 +295,30 @@ int main(int argc, char** argv) {
       return kExitNotFound;
     }
     return kExitOk;
+  }
+
+  if (*tail) {
+    for (;;) {
+      auto r = client.Get(queue, subscription, 100, milliseconds(follow ? 1000 : 0));
+      if (!r.ok()) return Fail(r.status());
+      if (r->empty()) {
+        if (follow) continue;
+        return kExitOk;
+      }
+      std::vector<int64_t> ids;
+      for (const auto& item : r.value()) {
+        ids.push_back(item.lease_id);
+        if (json) {
+          std::printf("{\"offset\":%lld,\"data\":%s}\n", static_cast<long long>(item.offset),
+                      Json(item.data).c_str());
+        } else {
+          std::printf("%s\n", item.data.c_str());
+        }
+      }
+      std::fflush(stdout);
+      auto acked = client.Ack(queue, ids);
+      if (!acked.ok()) return Fail(acked.status());
+    }
   }
 
   if (*ack_cmd || *nack_cmd) {

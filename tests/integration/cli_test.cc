@@ -110,6 +110,12 @@ TEST_F(CliTest, Subscriptions) {
   EXPECT_EQ(Saker("sub seek ev audit --to offset:1").code, 0);
   EXPECT_EQ(Saker("get ev --sub audit --ack").out, "a\n");
   EXPECT_EQ(Saker("sub seek ev audit --to bogus").code, 2);
+  Output tail = Saker("tail ev --sub audit");
+  EXPECT_EQ(tail.code, 0);
+  EXPECT_EQ(tail.out, "b\n");
+  ASSERT_EQ(Saker("put ev c").code, 0);
+  Output follow = Saker("--json tail ev --sub audit --follow & sleep 2; kill $!");
+  EXPECT_EQ(follow.out, "{\"offset\":3,\"data\":\"c\"}\n");
   EXPECT_EQ(Saker("sub delete ev audit").code, 0);
   EXPECT_EQ(Saker("sub delete ev audit").code, 3);
 }
