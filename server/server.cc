@@ -24,7 +24,7 @@ auto& Log() {
 Server::Server(ServerOptions options) : options_(std::move(options)) {
   counters_.start_wall_ms = SystemClock::Get()->NowWallMs();
   admin_router_ = [this](const net::HttpRequest& req) { return RouteAdmin(req); };
-  loop_.AddBeforeSleep([this] { writes_.FlushAll(); });
+  loop_.AddBeforeSleep([this] { writes_.FlushAll(); }, EventLoop::HookOrder::kWrite);
 }
 
 Server::~Server() = default;

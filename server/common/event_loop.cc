@@ -2,6 +2,8 @@
 // everything posted so far), uv_prepare_t for the before-sleep hooks.
 #include "server/common/event_loop.h"
 
+#include <algorithm>
+
 #include "server/common/check.h"
 
 namespace saker {
@@ -40,7 +42,7 @@ void EventLoop::Run() {
 void EventLoop::RunOnce() {
   loop_thread_ = std::this_thread::get_id();
   DrainPosted();
-  for (auto& hook : before_sleep_) hook();
+  RunBeforeSleep();
   uv_run(&loop_, UV_RUN_NOWAIT);
 }
 
@@ -54,15 +56,22 @@ void EventLoop::Post(std::function<void()> fn) {
   uv_async_send(&async_);
 }
 
-void EventLoop::AddBeforeSleep(std::function<void()> fn) { before_sleep_.push_back(std::move(fn)); }
+void EventLoop::AddBeforeSleep(std::function<void()> fn, HookOrder order) {
+  auto pos = std::upper_bound(before_sleep_.begin(), before_sleep_.end(), order,
+                              [](HookOrder o, const auto& hook) { return o < hook.first; });
+  before_sleep_.insert(pos, {order, std::move(fn)});
+}
+
+void EventLoop::RunBeforeSleep() {
+  for (auto& hook : before_sleep_) hook.second();
+}
 
 void EventLoop::OnAsync(uv_async_t* handle) {
   static_cast<EventLoop*>(handle->data)->DrainPosted();
 }
 
 void EventLoop::OnPrepare(uv_prepare_t* handle) {
-  auto* self = static_cast<EventLoop*>(handle->data);
-  for (auto& hook : self->before_sleep_) hook();
+  static_cast<EventLoop*>(handle->data)->RunBeforeSleep();
 }
 
 void EventLoop::DrainPosted() {

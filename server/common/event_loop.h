@@ -32,9 +32,15 @@ class EventLoop {
   // Any thread: runs `fn` on the loop thread soon, in Post order. Never runs it inline.
   void Post(std::function<void()> fn);
 
+  // When a before-sleep hook runs relative to the others: producers of work first, the
+  // hand-off to the storage thread after them (so what they produced goes in this iteration's
+  // group commit), socket writes last.
+  enum class HookOrder : int { kProduce = 0, kHandOff = 1, kWrite = 2 };
+
   // Loop thread only: `fn` runs once per iteration, before the loop waits for I/O. Hooks run
-  // in registration order; a hook may Post() or register timers but must not block.
-  void AddBeforeSleep(std::function<void()> fn);
+  // by HookOrder, then in registration order; a hook may Post() or register timers but must
+  // not block.
+  void AddBeforeSleep(std::function<void()> fn, HookOrder order = HookOrder::kProduce);
 
   // True on the thread that is running (or last ran) the loop.
   bool InLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
@@ -50,7 +56,9 @@ class EventLoop {
   std::thread::id loop_thread_;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // guarded by mu_
-  std::vector<std::function<void()>> before_sleep_;
+  void RunBeforeSleep();
+
+  std::vector<std::pair<HookOrder, std::function<void()>>> before_sleep_;  // sorted by order
 };
 
 }  // namespace saker

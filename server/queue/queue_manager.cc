@@ -725,7 +725,6 @@ void QueueManager::Impl::FlushPuts() {
   OpenLogs();
   if (dirty_.empty()) return;
   std::vector<uint64_t> keep;
-  bool handed = false;
   for (uint64_t id : dirty_) {
     Queue* q = FindQueue(id);
     if (q == nullptr || q->builder.empty()) continue;
@@ -747,12 +746,8 @@ void QueueManager::Impl::FlushPuts() {
       OnAppended(id, batch, std::move(st));
       Drain();
     });
-    handed = true;
   }
   dirty_ = std::move(keep);
-  // The storage thread's own before-sleep hook may already have run in this iteration: make
-  // sure the loop comes round again instead of sleeping on our batches.
-  if (handed) loop_->Post([] {});
 }
 
 void QueueManager::Impl::OnAppended(uint64_t queue_id, storage::BatchPtr batch, Status st) {

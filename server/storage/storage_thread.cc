@@ -13,9 +13,11 @@ namespace saker::storage {
 
 StorageThread::StorageThread(EventLoop* loop)
     : loop_(loop), hook_target_(std::make_shared<StorageThread*>(this)) {
-  loop_->AddBeforeSleep([target = hook_target_] {
-    if (*target != nullptr) (*target)->HandOff();
-  });
+  loop_->AddBeforeSleep(
+      [target = hook_target_] {
+        if (*target != nullptr) (*target)->HandOff();
+      },
+      EventLoop::HookOrder::kHandOff);
 }
 
 StorageThread::~StorageThread() {
