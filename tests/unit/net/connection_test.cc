@@ -60,6 +60,13 @@ class ConnectionTest : public ::testing::Test {
     ASSERT_TRUE(listener_->Listen("127.0.0.1", 0).ok());
   }
 
+  // Every test closes its client sockets; the server side must then close too, freeing each
+  // Connection from its uv_close callback before the loop goes away.
+  void TearDown() override {
+    EXPECT_TRUE(SpinUntil([&] { return counters_.current == 0; }));
+    Spin();
+  }
+
   int Dial() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};

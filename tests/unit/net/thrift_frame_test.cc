@@ -43,7 +43,8 @@ TEST(ThriftFrameTest, NeedsTheWholeFrame) {
   for (size_t n = 0; n < frame.size(); ++n) {
     EXPECT_EQ(NextFrame(std::string_view(frame).substr(0, n)).kind, FrameResult::Kind::kNeedMore);
   }
-  FrameResult r = NextFrame(frame + Be32(1));
+  std::string input = frame + Be32(1);  // the payload view points into it
+  FrameResult r = NextFrame(input);
   ASSERT_EQ(r.kind, FrameResult::Kind::kFrame);
   EXPECT_EQ(r.payload, "abc");
   EXPECT_EQ(r.consumed, 7u);
