@@ -17,6 +17,13 @@ class Clock {
   virtual int64_t NowWallMs() const = 0;
 };
 
+// Monotonic microseconds, for request latency histograms (not queue logic: use a Clock there).
+inline int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class SystemClock final : public Clock {
  public:
   int64_t NowMonoMs() const override {

@@ -3,9 +3,8 @@
 // durable, a get until an item or the timeout) fill a slot reserved at request time.
 #include "server/net/memcache_session.h"
 
-#include <chrono>
-
 #include "server/common/logging.h"
+#include "server/net/parked_gets.h"
 
 namespace saker::net {
 namespace {
@@ -13,12 +12,6 @@ namespace {
 auto& Log() {
   static auto& log = logging::Get("net");
   return log;
-}
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // Encodes an immediate reply: into the output buffer when nothing is pending before it,
@@ -44,7 +37,7 @@ void ServerError(Connection* conn, std::string_view why) {
 struct MemcacheSession::State {
   explicit State(Context* c) : ctx(c) {}
   Context* ctx;
-  std::unordered_set<queue::GetHandle> parked;
+  ParkedGets parked;
 };
 
 MemcacheSession::MemcacheSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
@@ -79,8 +72,7 @@ void MemcacheSession::OnData(Connection* conn) {
 
 void MemcacheSession::OnClose(Connection* conn) {
   queue::QueueManager* engine = state_->ctx->engine();
-  for (queue::GetHandle h : state_->parked) engine->CancelGet(h);
-  state_->parked.clear();
+  state_->parked.CancelAll(engine);
   // Kestrel: a connection's open reads go back to the queue when it closes.
   engine->ReleaseOwner(conn->id());
 }
@@ -102,10 +94,11 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       items[0].expiry_ms = memcache::ExpiryFromExptime(req.exptime, ctx->clock()->NowWallMs());
       Connection::Slot slot = conn->Reserve();
       std::weak_ptr<Connection> weak = conn->shared_from_this();
-      int64_t start_us = NowUs();
+      int64_t start_us = MonotonicMicros();
       engine->Put(req.queue, std::move(items),
                   [weak, slot, start_us, ctx](Result<queue::PutResult> r) {
-                    ctx->counters()->put_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+                    ctx->counters()->put_latency.Record(
+                        static_cast<uint64_t>(MonotonicMicros() - start_us));
                     auto c = weak.lock();
                     if (!c) return;
                     std::string out;
@@ -250,20 +243,17 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   std::weak_ptr<Connection> weak = conn->shared_from_this();
   std::string queue_name(req.queue);
   // Kestrel's VALUE line names the bare queue (subscription included, options stripped).
-  auto handle = std::make_shared<queue::GetHandle>(0);
-  auto state = state_;
-  int64_t start_us = NowUs();
-  queue::GetHandle h = engine->Get(
-      queue_name, o,
-      [weak, slot, queue_name, handle, state, start_us](Result<std::vector<queue::Delivery>> r) {
-        if (*handle != 0) state->parked.erase(*handle);
-        admin::ServerCounters* c = state->ctx->counters();
+  int64_t start_us = MonotonicMicros();
+  state_->parked.Start(
+      engine, queue_name, o,
+      [weak, slot, queue_name, ctx, start_us](Result<std::vector<queue::Delivery>> r) {
+        admin::ServerCounters* c = ctx->counters();
         auto conn = weak.lock();
         if (!conn) return;
         std::string out;
         if (r.ok() && !r->empty()) {
           c->get_hits++;
-          c->get_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+          c->get_latency.Record(static_cast<uint64_t>(MonotonicMicros() - start_us));
           memcache::AppendValue(&out, queue_name, r->front().payload);
         } else if (r.ok() || r.status().IsNotFound()) {
           c->get_misses++;
@@ -276,10 +266,6 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
         }
         conn->Reply(slot, out);
       });
-  if (h != 0) {
-    *handle = h;
-    state_->parked.insert(h);
-  }
 }
 
 void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
@@ -303,25 +289,18 @@ void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
   Connection::Slot slot = conn->Reserve();
   std::weak_ptr<Connection> weak = conn->shared_from_this();
   std::string queue_name(req.queue);
-  auto handle = std::make_shared<queue::GetHandle>(0);
-  auto state = state_;
-  queue::GetHandle h =
-      engine->Get(queue_name, o,
-                  [weak, slot, queue_name, handle, state](Result<std::vector<queue::Delivery>> r) {
-                    if (*handle != 0) state->parked.erase(*handle);
-                    auto conn = weak.lock();
-                    if (!conn) return;
-                    std::string out;
-                    if (r.ok()) {
-                      for (const auto& d : *r) memcache::AppendValue(&out, queue_name, d.payload);
-                    }
-                    memcache::AppendEnd(&out);
-                    conn->Reply(slot, out);
-                  });
-  if (h != 0) {
-    *handle = h;
-    state_->parked.insert(h);
-  }
+  state_->parked.Start(engine, queue_name, o,
+                       [weak, slot, queue_name](Result<std::vector<queue::Delivery>> r) {
+                         auto conn = weak.lock();
+                         if (!conn) return;
+                         std::string out;
+                         if (r.ok()) {
+                           for (const auto& d : *r)
+                             memcache::AppendValue(&out, queue_name, d.payload);
+                         }
+                         memcache::AppendEnd(&out);
+                         conn->Reply(slot, out);
+                       });
 }
 
 }  // namespace saker::net

@@ -1,9 +1,8 @@
 // TextSession: Kestrel's text commands mapped onto the queue engine.
 #include "server/net/text_session.h"
 
-#include <unordered_set>
-
 #include "server/common/logging.h"
+#include "server/net/parked_gets.h"
 
 namespace saker::net {
 namespace {
@@ -20,7 +19,7 @@ void Send(Connection* conn, const std::string& out) { conn->Send(out); }
 struct TextSession::State {
   explicit State(Context* c) : ctx(c) {}
   Context* ctx;
-  std::unordered_set<queue::GetHandle> parked;
+  ParkedGets parked;
 };
 
 TextSession::TextSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
@@ -55,8 +54,7 @@ void TextSession::OnData(Connection* conn) {
 
 void TextSession::OnClose(Connection* conn) {
   queue::QueueManager* engine = state_->ctx->engine();
-  for (queue::GetHandle h : state_->parked) engine->CancelGet(h);
-  state_->parked.clear();
+  state_->parked.CancelAll(engine);
   engine->ReleaseOwner(conn->id());
 }
 
@@ -182,30 +180,25 @@ void TextSession::StartGet(Connection* conn, std::string name, const queue::GetO
                            bool stream) {
   Connection::Slot slot = conn->Reserve();
   std::weak_ptr<Connection> weak = conn->shared_from_this();
-  auto handle = std::make_shared<queue::GetHandle>(0);
-  auto state = state_;
-  queue::GetHandle h = state_->ctx->engine()->Get(
-      name, options, [weak, slot, handle, state, stream](Result<std::vector<queue::Delivery>> r) {
-        if (*handle != 0) state->parked.erase(*handle);
-        auto c = weak.lock();
-        if (!c) return;
-        std::string out;
-        if (!r.ok() && !r.status().IsNotFound()) {
-          Log().debug("text get refused: {}", r.status().ToString());
-          text::AppendError(&out, r.status().message());
-        } else {
-          if (r.ok()) {
-            for (const auto& d : *r) text::AppendItem(&out, d.payload);
-            r->empty() ? state->ctx->counters()->get_misses++ : state->ctx->counters()->get_hits++;
-          }
-          if (stream || !r.ok() || r->empty()) text::AppendNoItem(&out);
-        }
-        c->Reply(slot, out);
-      });
-  if (h != 0) {
-    *handle = h;
-    state_->parked.insert(h);
-  }
+  Context* ctx = state_->ctx;
+  state_->parked.Start(ctx->engine(), name, options,
+                       [weak, slot, ctx, stream](Result<std::vector<queue::Delivery>> r) {
+                         auto c = weak.lock();
+                         if (!c) return;
+                         std::string out;
+                         if (!r.ok() && !r.status().IsNotFound()) {
+                           Log().debug("text get refused: {}", r.status().ToString());
+                           text::AppendError(&out, r.status().message());
+                         } else {
+                           if (r.ok()) {
+                             for (const auto& d : *r) text::AppendItem(&out, d.payload);
+                             r->empty() ? ctx->counters()->get_misses++
+                                        : ctx->counters()->get_hits++;
+                           }
+                           if (stream || !r.ok() || r->empty()) text::AppendNoItem(&out);
+                         }
+                         c->Reply(slot, out);
+                       });
 }
 
 }  // namespace saker::net

@@ -7,11 +7,9 @@
 #include <thrift/TConfiguration.h>
 #include <thrift/transport/TBufferTransports.h>
 
-#include <chrono>
-#include <unordered_set>
-
 #include "Saker.h"
 #include "server/common/logging.h"
+#include "server/net/parked_gets.h"
 #include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
 
@@ -34,12 +32,6 @@ const std::shared_ptr<apache::thrift::TConfiguration>& OutputConfig() {
 auto& Log() {
   static auto& log = logging::Get("net");
   return log;
-}
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 api::SakerError ToError(const Status& s) {
@@ -156,7 +148,7 @@ struct ThriftSession::State : std::enable_shared_from_this<ThriftSession::State>
   Context* ctx;
   std::weak_ptr<Connection> conn;
   bool closed = false;
-  std::unordered_set<queue::GetHandle> parked;
+  ParkedGets parked;
   std::shared_ptr<api::SakerAsyncProcessor> processor;
   int64_t request_start_us = 0;  // of the frame being dispatched
 };
@@ -166,26 +158,19 @@ admin::ServerCounters* Service::counters() { return state_->ctx->counters(); }
 
 void Service::StartGet(const std::string& name, const queue::GetOptions& options,
                        queue::GetDone done) {
-  auto state = state_->shared_from_this();
-  auto handle = std::make_shared<queue::GetHandle>(0);
   int64_t start_us = state_->request_start_us;
-  queue::GetHandle h = engine()->Get(
-      name, options,
-      [state, handle, start_us, done = std::move(done)](Result<std::vector<queue::Delivery>> r) {
-        if (*handle != 0) state->parked.erase(*handle);
-        admin::ServerCounters* c = state->ctx->counters();
+  admin::ServerCounters* c = counters();
+  state_->parked.Start(
+      engine(), name, options,
+      [c, start_us, done = std::move(done)](Result<std::vector<queue::Delivery>> r) {
         if (r.ok() && !r->empty()) {
           c->get_hits++;
-          c->get_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
+          c->get_latency.Record(static_cast<uint64_t>(MonotonicMicros() - start_us));
         } else {
           c->get_misses++;
         }
         done(std::move(r));
       });
-  if (h != 0) {
-    *handle = h;
-    state_->parked.insert(h);
-  }
 }
 
 void Service::put(std::function<void(int32_t const&)> cob, const std::string& queue_name,
@@ -197,15 +182,15 @@ void Service::put(std::function<void(int32_t const&)> cob, const std::string& qu
   for (const auto& data : items) put.push_back({data, expiry, {}});
   int64_t start_us = state_->request_start_us;
   auto state = state_->shared_from_this();
-  engine()->Put(
-      queue_name, std::move(put),
-      [state, start_us, cob = std::move(cob)](Result<queue::PutResult> r) {
-        int32_t accepted = r.ok() ? static_cast<int32_t>(r->accepted) : 0;
-        if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
-        state->ctx->counters()->total_items += static_cast<uint64_t>(accepted);
-        state->ctx->counters()->put_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
-        cob(accepted);
-      });
+  engine()->Put(queue_name, std::move(put),
+                [state, start_us, cob = std::move(cob)](Result<queue::PutResult> r) {
+                  int32_t accepted = r.ok() ? static_cast<int32_t>(r->accepted) : 0;
+                  if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
+                  state->ctx->counters()->total_items += static_cast<uint64_t>(accepted);
+                  state->ctx->counters()->put_latency.Record(
+                      static_cast<uint64_t>(MonotonicMicros() - start_us));
+                  cob(accepted);
+                });
 }
 
 void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
@@ -340,19 +325,19 @@ void Service::put_items(std::function<void(api::PutResult const&)> cob, ExnCob e
   }
   int64_t start_us = state_->request_start_us;
   auto state = state_->shared_from_this();
-  engine()->Put(
-      queue, std::move(put),
-      [state, start_us, cob = std::move(cob),
-       exn_cob = std::move(exn_cob)](Result<queue::PutResult> r) {
-        state->ctx->counters()->put_latency.Record(static_cast<uint64_t>(NowUs() - start_us));
-        if (!r.ok()) return Throw(exn_cob, r.status());
-        state->ctx->counters()->total_items += r->accepted;
-        api::PutResult out;
-        out.accepted = static_cast<int32_t>(r->accepted);
-        out.offsets.assign(r->offsets.begin(), r->offsets.end());
-        if (!r->refused.ok()) out.__set_refused(ToError(r->refused));
-        cob(out);
-      });
+  engine()->Put(queue, std::move(put),
+                [state, start_us, cob = std::move(cob),
+                 exn_cob = std::move(exn_cob)](Result<queue::PutResult> r) {
+                  state->ctx->counters()->put_latency.Record(
+                      static_cast<uint64_t>(MonotonicMicros() - start_us));
+                  if (!r.ok()) return Throw(exn_cob, r.status());
+                  state->ctx->counters()->total_items += r->accepted;
+                  api::PutResult out;
+                  out.accepted = static_cast<int32_t>(r->accepted);
+                  out.offsets.assign(r->offsets.begin(), r->offsets.end());
+                  if (!r->refused.ok()) out.__set_refused(ToError(r->refused));
+                  cob(out);
+                });
 }
 
 void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)> cob,
@@ -536,7 +521,7 @@ void ThriftSession::OnData(Connection* conn) {
     auto out = MakeOutputProtocol(obuf);
     std::weak_ptr<Connection> weak = state_->conn;
     auto state = state_;
-    state_->request_start_us = NowUs();
+    state_->request_start_us = MonotonicMicros();
     try {
       state_->processor->process(
           [weak, slot, obuf, out, state, oneway](bool healthy) {
@@ -571,8 +556,7 @@ void ThriftSession::OnData(Connection* conn) {
 
 void ThriftSession::OnClose(Connection*) {
   state_->closed = true;
-  for (queue::GetHandle h : state_->parked) state_->ctx->engine()->CancelGet(h);
-  state_->parked.clear();
+  state_->parked.CancelAll(state_->ctx->engine());
 }
 
 }  // namespace saker::net
