@@ -164,6 +164,13 @@ bool Run(sqlite3_stmt* s, const Args&... args) {
 
 }  // namespace
 
+bool MetaStore::ClearSubscriptionState(int64_t queue_id, const std::string& sub) {
+  return Run(Prepare(kDeleteSubAcked, "DELETE FROM acked WHERE queue_id = ? AND sub = ?"), queue_id,
+             sub) &&
+         Run(Prepare(kDeleteSubDeliveries, "DELETE FROM deliveries WHERE queue_id = ? AND sub = ?"),
+             queue_id, sub);
+}
+
 Status MetaStore::ApplyCursorOp(const CursorOp& op) {
   const int64_t q = I64(op.queue_id);
   const int64_t off = I64(op.offset);
@@ -175,27 +182,15 @@ Status MetaStore::ApplyCursorOp(const CursorOp& op) {
                        "INSERT OR REPLACE INTO subscriptions (queue_id, name, ack_floor)"
                        " VALUES (?, ?, ?)"),
                q, sub, off) &&
-           Run(Prepare(kDeleteSubAcked, "DELETE FROM acked WHERE queue_id = ? AND sub = ?"), q,
-               sub) &&
-           Run(Prepare(kDeleteSubDeliveries,
-                       "DELETE FROM deliveries WHERE queue_id = ? AND sub = ?"),
-               q, sub);
+           ClearSubscriptionState(q, sub);
       break;
     case CursorOp::Type::kDelete:
       ok = Run(Prepare(kDeleteSub, "DELETE FROM subscriptions WHERE queue_id = ? AND name = ?"), q,
                sub) &&
-           Run(Prepare(kDeleteSubAcked, "DELETE FROM acked WHERE queue_id = ? AND sub = ?"), q,
-               sub) &&
-           Run(Prepare(kDeleteSubDeliveries,
-                       "DELETE FROM deliveries WHERE queue_id = ? AND sub = ?"),
-               q, sub);
+           ClearSubscriptionState(q, sub);
       break;
     case CursorOp::Type::kSeek:
-      ok = Run(Prepare(kDeleteSubAcked, "DELETE FROM acked WHERE queue_id = ? AND sub = ?"), q,
-               sub) &&
-           Run(Prepare(kDeleteSubDeliveries,
-                       "DELETE FROM deliveries WHERE queue_id = ? AND sub = ?"),
-               q, sub);
+      ok = ClearSubscriptionState(q, sub);
       [[fallthrough]];
     case CursorOp::Type::kFloor:
       ok = ok &&

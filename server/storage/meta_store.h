@@ -111,6 +111,8 @@ class MetaStore {
   Status Apply(const MetaBatch& batch);
   Status ApplyCursorOp(const CursorOp& op);
   sqlite3_stmt* Prepare(int slot, const char* sql);
+  // Deletes a subscription's acked ranges and delivery counts (create, seek, delete).
+  bool ClearSubscriptionState(int64_t queue_id, const std::string& sub);
   Status Error(const char* what) const;
 
   sqlite3* db_;
