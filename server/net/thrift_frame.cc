@@ -2,37 +2,15 @@
 // connection can bound and route frames before libthrift sees them.
 #include "server/net/thrift_frame.h"
 
+#include "server/net/thrift_binary.h"
+
 namespace saker::net {
-namespace {
 
-constexpr uint32_t kVersionMask = 0xffff0000;
-constexpr uint32_t kVersion1 = 0x80010000;
-constexpr uint8_t kTypeStop = 0;
-constexpr uint8_t kTypeI32 = 8;
-constexpr uint8_t kTypeString = 11;
-
-uint32_t LoadBe32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
-}
-
-void AppendBe32(std::string* out, uint32_t v) {
-  const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                         static_cast<char>(v >> 8), static_cast<char>(v)};
-  out->append(bytes, 4);
-}
-
-void AppendBe16(std::string* out, uint16_t v) {
-  out->push_back(static_cast<char>(v >> 8));
-  out->push_back(static_cast<char>(v));
-}
-
-void AppendString(std::string* out, std::string_view s) {
-  AppendBe32(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
-}
-
-}  // namespace
+using tbin::AppendBe32;
+using tbin::AppendString;
+using tbin::kVersion1;
+using tbin::kVersionMask;
+using tbin::LoadBe32;
 
 FrameResult NextFrame(std::string_view input, size_t max_frame_bytes) {
   FrameResult r;
@@ -111,17 +89,12 @@ void AppendApplicationExceptionFrame(std::string* out, std::string_view method, 
   }
   AppendBe32(out, static_cast<uint32_t>(seqid));
   // struct TApplicationException { 1: string message, 2: i32 type }
-  out->push_back(static_cast<char>(kTypeString));
-  AppendBe16(out, 1);
+  tbin::AppendFieldHeader(out, tbin::kString, 1);
   AppendString(out, message);
-  out->push_back(static_cast<char>(kTypeI32));
-  AppendBe16(out, 2);
+  tbin::AppendFieldHeader(out, tbin::kI32, 2);
   AppendBe32(out, static_cast<uint32_t>(type));
-  out->push_back(static_cast<char>(kTypeStop));
-  const auto length = static_cast<uint32_t>(out->size() - length_at - 4);
-  const char be[4] = {static_cast<char>(length >> 24), static_cast<char>(length >> 16),
-                      static_cast<char>(length >> 8), static_cast<char>(length)};
-  out->replace(length_at, 4, be, 4);
+  out->push_back(static_cast<char>(tbin::kStop));
+  tbin::PatchFrameLength(out, length_at);
 }
 
 void AppendUnknownMethodFrame(std::string* out, std::string_view method, int32_t seqid,

@@ -12,6 +12,7 @@
 #include "server/net/parked_gets.h"
 #include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
+#include "server/net/thrift_put.h"
 
 namespace saker::net {
 namespace {
@@ -76,6 +77,12 @@ api::SubscriptionInfo ToInfo(const queue::SubscriptionStats& s) {
   i.expired = static_cast<int64_t>(s.expired);
   i.dead_lettered = static_cast<int64_t>(s.dead_lettered);
   return i;
+}
+
+// Counts a finished put alike on the generated and the hand-decoded path.
+void CountPut(Context* ctx, int64_t start_us, uint32_t accepted) {
+  ctx->counters()->put_latency.Record(static_cast<uint64_t>(MonotonicMicros() - start_us));
+  ctx->counters()->total_items += accepted;
 }
 
 }  // namespace
@@ -186,9 +193,7 @@ void Service::put(std::function<void(int32_t const&)> cob, const std::string& qu
                 [state, start_us, cob = std::move(cob)](Result<queue::PutResult> r) {
                   int32_t accepted = r.ok() ? static_cast<int32_t>(r->accepted) : 0;
                   if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
-                  state->ctx->counters()->total_items += static_cast<uint64_t>(accepted);
-                  state->ctx->counters()->put_latency.Record(
-                      static_cast<uint64_t>(MonotonicMicros() - start_us));
+                  CountPut(state->ctx, start_us, static_cast<uint32_t>(accepted));
                   cob(accepted);
                 });
 }
@@ -328,10 +333,8 @@ void Service::put_items(std::function<void(api::PutResult const&)> cob, ExnCob e
   engine()->Put(queue, std::move(put),
                 [state, start_us, cob = std::move(cob),
                  exn_cob = std::move(exn_cob)](Result<queue::PutResult> r) {
-                  state->ctx->counters()->put_latency.Record(
-                      static_cast<uint64_t>(MonotonicMicros() - start_us));
+                  CountPut(state->ctx, start_us, r.ok() ? r->accepted : 0);
                   if (!r.ok()) return Throw(exn_cob, r.status());
-                  state->ctx->counters()->total_items += r->accepted;
                   api::PutResult out;
                   out.accepted = static_cast<int32_t>(r->accepted);
                   out.offsets.assign(r->offsets.begin(), r->offsets.end());
@@ -510,6 +513,10 @@ void ThriftSession::OnData(Connection* conn) {
       return;
     }
     // The generated processor answers even a oneway call to an unknown method: drop that.
+    if (TryPut(conn, *header, frame.payload.substr(header->size))) {
+      conn->Consume(frame.consumed);
+      continue;
+    }
     bool oneway = header->type == static_cast<uint8_t>(MessageType::kOneway);
     Connection::Slot slot = conn->Reserve();
     // The input protocol reads the frame in place, every size bounded by the frame
@@ -552,6 +559,42 @@ void ThriftSession::OnData(Connection* conn) {
     }
     conn->Consume(frame.consumed);
   }
+}
+
+bool ThriftSession::TryPut(Connection* conn, const MessageHeader& header, std::string_view args) {
+  const bool native = header.name == "put_items";
+  if (header.type != static_cast<uint8_t>(MessageType::kCall) ||
+      (!native && header.name != "put")) {
+    return false;
+  }
+  Context* ctx = state_->ctx;
+  const int64_t now = ctx->clock()->NowWallMs();
+  PutCall call;
+  if (!(native ? DecodePutItemsArgs(args, now, &call) : DecodeKestrelPutArgs(args, now, &call))) {
+    return false;
+  }
+  ctx->counters()->cmd_set++;
+  const Connection::Slot slot = conn->Reserve();
+  const int64_t start_us = MonotonicMicros();
+  ctx->engine()->Put(call.queue, std::move(call.items),
+                     [ctx, weak = state_->conn, slot, seqid = header.seqid, start_us,
+                      native](Result<queue::PutResult> r) {
+                       const uint32_t accepted = r.ok() ? r->accepted : 0;
+                       CountPut(ctx, start_us, accepted);
+                       auto c = weak.lock();
+                       if (!c || c->closed()) return;
+                       // Loop thread only: one buffer serves every reply (Reply copies it).
+                       thread_local std::string reply;
+                       reply.clear();
+                       if (native) {
+                         AppendPutItemsReply(&reply, seqid, r);
+                       } else {
+                         if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
+                         AppendKestrelPutReply(&reply, seqid, static_cast<int32_t>(accepted));
+                       }
+                       c->Reply(slot, reply);
+                     });
+  return true;
 }
 
 void ThriftSession::OnClose(Connection*) {

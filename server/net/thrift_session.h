@@ -10,6 +10,7 @@
 
 #include "server/net/connection.h"
 #include "server/net/context.h"
+#include "server/net/thrift_frame.h"
 
 namespace saker::net {
 
@@ -23,6 +24,10 @@ class ThriftSession final : public ProtocolHandler {
   struct State;  // shared with completions still in flight
 
  private:
+  // Serves a well-formed put or put_items without the generated processor (thrift_put.h);
+  // false leaves the frame to the processor.
+  bool TryPut(Connection* conn, const MessageHeader& header, std::string_view args);
+
   std::shared_ptr<State> state_;
   size_t max_frame_bytes_;
 };

@@ -1,9 +1,9 @@
-// libFuzzer target for Thrift argument decoding: each frame of the input goes through the
-// generated cob_style processor (SakerAsyncProcessor over the no-op SakerCobSvNull handler)
-// with the frame-bounded protocols of server/net/thrift_codec.h, as ThriftSession should. libthrift
-// throws on bad input; the server catches std::exception and closes, so exceptions are fine here.
-// What must not happen: crashes, UB, leaks, or a small frame that makes the decoder allocate
-// without bound.
+// libFuzzer target for Thrift argument decoding: each frame's arguments go through the
+// hand-written put decoders (server/net/thrift_put.h), then through the generated cob_style
+// processor (SakerAsyncProcessor over the no-op SakerCobSvNull handler) with the frame-bounded
+// protocols of server/net/thrift_codec.h, as ThriftSession should. libthrift throws on bad input;
+// the server catches std::exception and closes, so exceptions are fine here. What must not happen:
+// crashes, UB, leaks, or a small frame that makes the decoder allocate without bound.
 #include <thrift/transport/TBufferTransports.h>
 
 #include <cstddef>
@@ -15,6 +15,7 @@
 #include "Saker.h"
 #include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
+#include "server/net/thrift_put.h"
 
 namespace {
 
@@ -41,6 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                          header->type != static_cast<uint8_t>(saker::net::MessageType::kOneway))) {
       break;
     }
+    const std::string_view args = f.payload.substr(header->size);
+    saker::net::PutCall native;
+    saker::net::DecodePutItemsArgs(args, 0, &native);
+    saker::net::PutCall kestrel;
+    saker::net::DecodeKestrelPutArgs(args, 0, &kestrel);
     auto in = saker::net::MakeInputProtocol(f.payload);
     auto out = saker::net::MakeOutputProtocol(std::make_shared<TMemoryBuffer>());
     bool healthy = true;
