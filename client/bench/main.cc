@@ -4,23 +4,43 @@
 //   W2 work queue: P producers (each `window` puts in flight, optionally rate-limited) and W
 //      workers (leased get of up to `get_batch`, then one ack); acked items/s and
 //      enqueue-to-ack latency p50/p99 (the put time travels in the item).
-// Redis: XADD for puts; XREADGROUP + XACK for W2. One JSON line per run on stdout; a progress
-// line on stderr every second.
+//   W3 fan-out: 1 producer (`window` puts in flight) and K subscriptions, one worker each,
+//      every subscription reading every item; delivered items/s and bytes on disk per put item.
+//   W4 read-behind: a `backlog` of items first, then W workers drain it while P producers keep
+//      putting at `rate`; drain items/s, producer put p50/p99 during the drain, server RSS.
+//   W5 many queues: `queues` queues with `items_per_queue` items each (one put request per
+//      queue, C connections x `window` in flight); queues/s and server RSS.
+// Redis: a queue is a stream, a subscription a consumer group; XADD for puts, XREADGROUP + XACK
+// for gets. Both backends pipeline the same way: requests are encoded into a buffer, written
+// with one send when the connection runs out of buffered replies, and replies are read in
+// large chunks (hiredis does this itself; SakerConn does it for the Thrift client).
+// One JSON line per run on stdout; a progress line on stderr every second.
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
-#include <thrift/transport/TSocket.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,11 +64,24 @@ struct Flags {
   int workers = 4;
   int get_batch = 32;
   int64_t rate = 0;
+  int subscriptions = 1;
+  int put_batch = 1;
+  int64_t backlog = 1'000'000;
+  int fill_batch = 100;
+  double max_drain_seconds = 120;
+  int64_t queues = 100'000;
+  int items_per_queue = 3;
+  std::string data_dir;
+  int server_pid = 0;
 };
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // Payload of `size` bytes whose first 8 carry the put time (ns, steady clock).
@@ -58,24 +91,26 @@ std::string Payload(int size, int64_t now_ns) {
   return p;
 }
 
-int64_t PutTime(const std::string& data) {
+int64_t PutTime(const char* data, size_t size) {
   int64_t ns = 0;
-  if (data.size() >= sizeof(ns)) std::memcpy(&ns, data.data(), sizeof(ns));
+  if (size >= sizeof(ns)) std::memcpy(&ns, data, sizeof(ns));
   return ns;
 }
 
-// Latencies in microseconds from all threads, and counters the progress line reads.
+uint32_t Micros(int64_t ns) { return static_cast<uint32_t>(std::max<int64_t>(ns / 1000, 0)); }
+
+// Latencies in microseconds from all threads, and the item count the progress line reads.
 struct Recorder {
   std::mutex mu;
   std::vector<uint32_t> latencies_us;
   std::atomic<int64_t> done{0};
-  std::atomic<int64_t> produced{0};
 
-  void Merge(std::vector<uint32_t>& local) {
+  void Merge(const std::vector<uint32_t>& local) {
     std::lock_guard<std::mutex> lock(mu);
     latencies_us.insert(latencies_us.end(), local.begin(), local.end());
   }
   uint32_t Percentile(double p) {
+    std::lock_guard<std::mutex> lock(mu);
     if (latencies_us.empty()) return 0;
     size_t i = std::min(latencies_us.size() - 1, static_cast<size_t>(p * latencies_us.size()));
     std::nth_element(latencies_us.begin(), latencies_us.begin() + i, latencies_us.end());
@@ -83,198 +118,459 @@ struct Recorder {
   }
 };
 
-uint32_t Micros(int64_t ns) { return static_cast<uint32_t>(std::max<int64_t>(ns / 1000, 0)); }
-
-void SplitHostPort(const std::string& address, std::string* host, int* port) {
+void SplitHostPort(const std::string& address, std::string* host, std::string* port) {
   size_t colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("want host:port, got " + address);
   *host = address.substr(0, colon);
-  *port = std::atoi(address.c_str() + colon + 1);
+  *port = address.substr(colon + 1);
 }
 
-// Paces a producer to `rate` items/s (0 = as fast as possible).
-class Pacer {
+// Prints `line()` on stderr once a second until destroyed.
+class Progress {
  public:
-  explicit Pacer(int64_t rate) : rate_(rate), start_(Clock::now()) {}
-  void Wait(int64_t sent) {
-    if (rate_ <= 0) return;
-    auto due = start_ + std::chrono::nanoseconds(sent * 1'000'000'000 / rate_);
-    std::this_thread::sleep_until(due);
+  explicit Progress(std::function<std::string()> line)
+      : line_(std::move(line)), start_(Clock::now()), thread_([this] { Run(); }) {}
+  ~Progress() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
   }
 
  private:
-  int64_t rate_;
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto next = start_ + std::chrono::seconds(1);
+    while (!cv_.wait_until(lock, next, [this] { return stop_; })) {
+      std::fprintf(stderr, "%.0f s: %s\n", SecondsSince(start_), line_().c_str());
+      next += std::chrono::seconds(1);
+    }
+  }
+  std::function<std::string()> line_;
   Clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
 };
+
+// One item handed to a worker: what acks it, and when it was put.
+struct Got {
+  int64_t lease_id = 0;
+  std::string redis_id;
+  int64_t put_ns = 0;
+};
+
+// One connection to either backend. Send* append a request to the connection's output;
+// Recv* return the oldest outstanding reply, first writing all pending requests in one go
+// if no reply is buffered yet. A failure throws (and ends the run).
+class QueueConn {
+ public:
+  virtual ~QueueConn() = default;
+  // Puts `items` items of `size` bytes (put time `now_ns`) as one request.
+  virtual void SendPut(const std::string& queue, int items, int size, int64_t now_ns) = 0;
+  // Items accepted by the oldest outstanding put.
+  virtual int RecvPut() = 0;
+  // Leased get of up to `max_items` from `subscription` ("" = the default), waiting `wait_ms`.
+  virtual void SendGet(const std::string& queue, const std::string& subscription, int max_items,
+                       int wait_ms) = 0;
+  virtual void RecvGet(std::vector<Got>* items) = 0;
+  virtual void SendAck(const std::string& queue, const std::string& subscription,
+                       const std::vector<Got>& items) = 0;
+  virtual void RecvAck() = 0;
+  // Creates `subscription` of `queue` starting at its first item.
+  virtual void CreateSubscription(const std::string& queue, const std::string& subscription) = 0;
+  // Writes every pending request now.
+  virtual void Flush() = 0;
+  // True once a reply can be received without waiting, false if none came by `deadline`.
+  virtual bool Poll(Clock::time_point deadline) = 0;
+};
+
+// Waits until `fd` is readable or `deadline` passes.
+bool PollReadable(int fd, Clock::time_point deadline) {
+  auto left = std::max(deadline - Clock::now(), Clock::duration::zero());
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  pollfd p{fd, POLLIN, 0};
+  int rc = ppoll(&p, 1, &timeout, nullptr);
+  if (rc < 0 && errno != EINTR)
+    throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+  return rc > 0;
+}
 
 // ---- saker ----
 
-struct SakerConn {
-  std::shared_ptr<apache::thrift::transport::TTransport> transport;
-  std::unique_ptr<saker::api::SakerClient> rpc;
+// The generated SakerClient over in-memory transports: send_* encode a framed request into
+// `out_`, written to the socket by Flush(); replies are read from the socket in chunks of up
+// to kReadBytes and each frame is handed to recv_* through `in_`. So a window of requests
+// costs one send and a window of replies usually one recv.
+class SakerConn : public QueueConn {
+ public:
+  static constexpr size_t kReadBytes = 256 * 1024;
 
-  explicit SakerConn(const std::string& address) {
+  explicit SakerConn(const std::string& address) : buf_(kReadBytes) {
     namespace tt = apache::thrift::transport;
-    std::string host;
-    int port = 0;
-    SplitHostPort(address, &host, &port);
-    auto socket = std::make_shared<tt::TSocket>(host, port);
-    socket->setNoDelay(true);
-    transport = std::make_shared<tt::TFramedTransport>(socket);
-    transport->open();
-    rpc = std::make_unique<saker::api::SakerClient>(
-        std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport));
+    namespace tp = apache::thrift::protocol;
+    Connect(address);
+    out_ = std::make_shared<tt::TMemoryBuffer>(64 * 1024);
+    in_ = std::make_shared<tt::TMemoryBuffer>(64 * 1024);
+    rpc_ = std::make_unique<saker::api::SakerClient>(
+        std::make_shared<tp::TBinaryProtocol>(in_),
+        std::make_shared<tp::TBinaryProtocol>(std::make_shared<tt::TFramedTransport>(out_)));
+    items_.resize(1);
   }
-};
+  ~SakerConn() override { ::close(fd_); }
 
-// Keeps `window` put_items in flight on one connection until `stop`; replies come in order.
-void SakerPutter(const Flags& f, const std::atomic<bool>& stop, Recorder& rec, bool count_done,
-                 int64_t rate) {
-  SakerConn conn(f.server);
-  std::deque<int64_t> sent;
-  std::vector<uint32_t> local;
-  std::vector<saker::api::PutItem> items(1);
-  Pacer pacer(rate);
-  int64_t n = 0;
-  auto send = [&] {
-    pacer.Wait(n++);
-    int64_t now = NowNs();
-    items[0].data = Payload(f.size, now);
-    conn.rpc->send_put_items(f.queue, items);
-    sent.push_back(now);
-  };
-  for (int i = 0; i < f.window; ++i) send();
-  while (!sent.empty()) {
-    saker::api::PutResult result;
-    conn.rpc->recv_put_items(result);
-    if (!stop) {
-      if (count_done) local.push_back(Micros(NowNs() - sent.front()));
-      (count_done ? rec.done : rec.produced) += result.accepted;
+  saker::api::SakerClient& rpc() { return *rpc_; }
+
+  // Makes the next reply frame the one rpc().recv_*() decodes.
+  void Next() {
+    if (!HasFrame()) {
+      Flush();
+      while (!HasFrame()) Fill();
     }
-    sent.pop_front();
-    if (!stop) send();
+    uint32_t len = FrameLength();
+    in_->resetBuffer();
+    in_->write(reinterpret_cast<const uint8_t*>(buf_.data() + start_ + 4), len);
+    start_ += 4 + len;
   }
-  if (count_done) rec.Merge(local);
-}
 
-void SakerWorker(const Flags& f, const std::atomic<bool>& stop, Recorder& rec) {
-  SakerConn conn(f.server);
-  std::vector<uint32_t> local;
-  std::vector<saker::api::LeasedItem> items;
-  std::vector<int64_t> ids;
-  while (!stop) {
-    conn.rpc->get_items(items, f.queue, "", f.get_batch, 100, 30000);
-    if (items.empty()) continue;
-    ids.clear();
-    for (const auto& item : items) ids.push_back(item.lease_id);
-    conn.rpc->ack(f.queue, ids);
-    int64_t now = NowNs();
-    if (stop) break;
-    for (const auto& item : items) local.push_back(Micros(now - PutTime(item.data)));
-    rec.done += static_cast<int64_t>(items.size());
+  void SendPut(const std::string& queue, int items, int size, int64_t now_ns) override {
+    items_.resize(items);
+    for (auto& item : items_) item.data = Payload(size, now_ns);
+    rpc_->send_put_items(queue, items_);
   }
-  rec.Merge(local);
-}
+  int RecvPut() override {
+    Next();
+    rpc_->recv_put_items(put_result_);
+    return put_result_.accepted;
+  }
+  void SendGet(const std::string& queue, const std::string& subscription, int max_items,
+               int wait_ms) override {
+    rpc_->send_get_items(queue, subscription, max_items, wait_ms, 30000);
+  }
+  void RecvGet(std::vector<Got>* items) override {
+    Next();
+    rpc_->recv_get_items(leased_);
+    items->resize(leased_.size());
+    for (size_t i = 0; i < leased_.size(); ++i) {
+      (*items)[i].lease_id = leased_[i].lease_id;
+      (*items)[i].put_ns = PutTime(leased_[i].data.data(), leased_[i].data.size());
+    }
+  }
+  void SendAck(const std::string& queue, const std::string&,
+               const std::vector<Got>& items) override {
+    lease_ids_.clear();
+    for (const Got& g : items) lease_ids_.push_back(g.lease_id);
+    rpc_->send_ack(queue, lease_ids_);
+  }
+  void RecvAck() override {
+    Next();
+    rpc_->recv_ack();
+  }
+  // The default subscription ("") always exists.
+  void CreateSubscription(const std::string& queue, const std::string& subscription) override {
+    if (subscription.empty()) return;
+    saker::api::StartPosition start;
+    start.kind = saker::api::StartKind::EARLIEST;
+    rpc_->send_create_subscription(queue, subscription, start);
+    Next();
+    rpc_->recv_create_subscription();
+  }
+  void Flush() override {
+    uint8_t* p = nullptr;
+    uint32_t n = 0;
+    out_->getBuffer(&p, &n);
+    while (n > 0) {
+      ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) throw std::runtime_error(std::string("send: ") + std::strerror(errno));
+      p += w;
+      n -= static_cast<uint32_t>(w);
+    }
+    out_->resetBuffer();
+  }
+  bool Poll(Clock::time_point deadline) override {
+    return HasFrame() || PollReadable(fd_, deadline);
+  }
+  saker::api::QueueDetails QueueInfo(const std::string& queue) {
+    saker::api::QueueDetails d;
+    rpc_->send_queue_info(queue);
+    Next();
+    rpc_->recv_queue_info(d);
+    return d;
+  }
+
+ private:
+  void Connect(const std::string& address) {
+    std::string host, port;
+    SplitHostPort(address, &host, &port);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+      throw std::runtime_error("cannot resolve " + address);
+    }
+    fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd_ < 0 ? -1 : ::connect(fd_, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc != 0) throw std::runtime_error("connect " + address + ": " + std::strerror(errno));
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+
+  uint32_t FrameLength() const {
+    uint32_t be;
+    std::memcpy(&be, buf_.data() + start_, 4);
+    return ntohl(be);
+  }
+  bool HasFrame() const {
+    return end_ - start_ >= 4 && end_ - start_ >= 4 + static_cast<size_t>(FrameLength());
+  }
+
+  // One recv into the free end of `buf_`, after moving unread bytes to its front (and growing
+  // it when one frame is larger than the buffer).
+  void Fill() {
+    if (start_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
+      end_ -= start_;
+      start_ = 0;
+    }
+    if (end_ >= 4) buf_.resize(std::max(buf_.size(), 4 + static_cast<size_t>(FrameLength())));
+    ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
+    if (r < 0 && errno == EINTR) return;
+    if (r == 0) throw std::runtime_error("server closed the connection");
+    if (r < 0) throw std::runtime_error(std::string("recv: ") + std::strerror(errno));
+    end_ += static_cast<size_t>(r);
+  }
+
+  int fd_ = -1;
+  std::vector<char> buf_;
+  size_t start_ = 0;  // first unread byte of buf_
+  size_t end_ = 0;    // one past the last byte received
+  std::shared_ptr<apache::thrift::transport::TMemoryBuffer> out_;
+  std::shared_ptr<apache::thrift::transport::TMemoryBuffer> in_;
+  std::unique_ptr<saker::api::SakerClient> rpc_;
+  std::vector<saker::api::PutItem> items_;
+  saker::api::PutResult put_result_;
+  std::vector<saker::api::LeasedItem> leased_;
+  std::vector<int64_t> lease_ids_;
+};
 
 // ---- redis ----
 
-struct RedisConn {
-  redisContext* ctx = nullptr;
+// A stream per queue, a consumer group per subscription ("" = group "g").
+class RedisConn : public QueueConn {
+ public:
   explicit RedisConn(const std::string& address) {
-    std::string host;
-    int port = 0;
+    std::string host, port;
     SplitHostPort(address, &host, &port);
-    ctx = redisConnect(host.c_str(), port);
-    if (ctx == nullptr || ctx->err) {
-      std::fprintf(stderr, "saker-bench: redis %s: %s\n", address.c_str(),
-                   ctx ? ctx->errstr : "out of memory");
-      std::exit(1);
+    ctx_ = redisConnect(host.c_str(), std::atoi(port.c_str()));
+    if (ctx_ == nullptr || ctx_->err) {
+      throw std::runtime_error("redis " + address + ": " + (ctx_ ? ctx_->errstr : "out of memory"));
     }
+    consumer_ = "c" + std::to_string(next_consumer_++);
   }
-  ~RedisConn() { redisFree(ctx); }
-  redisReply* Reply() {
-    void* reply = nullptr;
-    if (redisGetReply(ctx, &reply) != REDIS_OK) {
-      std::fprintf(stderr, "saker-bench: redis: %s\n", ctx->errstr);
-      std::exit(1);
-    }
-    return static_cast<redisReply*>(reply);
-  }
-};
+  ~RedisConn() override { redisFree(ctx_); }
 
-void RedisPutter(const Flags& f, const std::atomic<bool>& stop, Recorder& rec, bool count_done,
-                 int64_t rate) {
-  RedisConn conn(f.server);
-  std::deque<int64_t> sent;
-  std::vector<uint32_t> local;
-  Pacer pacer(rate);
-  int64_t n = 0;
-  auto send = [&] {
-    pacer.Wait(n++);
-    int64_t now = NowNs();
-    std::string p = Payload(f.size, now);
-    redisAppendCommand(conn.ctx, "XADD %s * d %b", f.queue.c_str(), p.data(), p.size());
-    sent.push_back(now);
-  };
-  for (int i = 0; i < f.window; ++i) send();
-  while (!sent.empty()) {
-    freeReplyObject(conn.Reply());
-    if (!stop) {
-      if (count_done) local.push_back(Micros(NowNs() - sent.front()));
-      ++(count_done ? rec.done : rec.produced);
-    }
-    sent.pop_front();
-    if (!stop) send();
+  // Sends `argv` and returns its reply (the caller frees it).
+  redisReply* Call(const std::vector<const char*>& argv) {
+    Append(argv);
+    return Reply();
   }
-  if (count_done) rec.Merge(local);
-}
 
-void RedisWorker(const Flags& f, const std::atomic<bool>& stop, Recorder& rec, int id) {
-  RedisConn conn(f.server);
-  std::vector<uint32_t> local;
-  std::string consumer = "c" + std::to_string(id);
-  std::string count = std::to_string(f.get_batch);
-  while (!stop) {
-    const char* argv[] = {"XREADGROUP", "GROUP",         "g",     consumer.c_str(),
-                          "COUNT",      count.c_str(),   "BLOCK", "100",
-                          "STREAMS",    f.queue.c_str(), ">"};
-    redisAppendCommandArgv(conn.ctx, 11, argv, nullptr);
-    redisReply* r = conn.Reply();
-    std::vector<std::string> ids;
-    std::vector<int64_t> put_ns;
-    // [[stream, [[id, [field, value]], ...]]]
+  void SendPut(const std::string& queue, int items, int size, int64_t now_ns) override {
+    std::string p = Payload(size, now_ns);
+    for (int i = 0; i < items; ++i) {
+      redisAppendCommand(ctx_, "XADD %b * d %b", queue.data(), queue.size(), p.data(), p.size());
+    }
+    pending_puts_.push_back(items);
+  }
+  int RecvPut() override {
+    int items = pending_puts_.front();
+    pending_puts_.pop_front();
+    for (int i = 0; i < items; ++i) freeReplyObject(Reply());
+    return items;
+  }
+  void SendGet(const std::string& queue, const std::string& subscription, int max_items,
+               int wait_ms) override {
+    std::string count = std::to_string(max_items);
+    std::string block = std::to_string(wait_ms);
+    std::string group = Group(subscription);
+    Append({"XREADGROUP", "GROUP", group.c_str(), consumer_.c_str(), "COUNT", count.c_str(),
+            "BLOCK", block.c_str(), "STREAMS", queue.c_str(), ">"});
+  }
+  void RecvGet(std::vector<Got>* items) override {
+    redisReply* r = Reply();
+    items->clear();
+    // [[stream, [[id, [field, value]], ...]]], or nil when BLOCK timed out.
     if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
       redisReply* entries = r->element[0]->element[1];
+      items->resize(entries->elements);
       for (size_t i = 0; i < entries->elements; ++i) {
         redisReply* e = entries->element[i];
-        ids.emplace_back(e->element[0]->str, e->element[0]->len);
-        redisReply* fields = e->element[1];
-        put_ns.push_back(PutTime(std::string(fields->element[1]->str, fields->element[1]->len)));
+        (*items)[i].redis_id.assign(e->element[0]->str, e->element[0]->len);
+        redisReply* value = e->element[1]->element[1];
+        (*items)[i].put_ns = PutTime(value->str, value->len);
       }
     }
     freeReplyObject(r);
-    if (ids.empty()) continue;
-    std::vector<const char*> ack = {"XACK", f.queue.c_str(), "g"};
-    for (const auto& i : ids) ack.push_back(i.c_str());
-    redisAppendCommandArgv(conn.ctx, static_cast<int>(ack.size()), ack.data(), nullptr);
-    freeReplyObject(conn.Reply());
-    int64_t now = NowNs();
-    if (stop) break;
-    for (int64_t ns : put_ns) local.push_back(Micros(now - ns));
-    rec.done += static_cast<int64_t>(ids.size());
+  }
+  void SendAck(const std::string& queue, const std::string& subscription,
+               const std::vector<Got>& items) override {
+    std::string group = Group(subscription);
+    std::vector<const char*> argv = {"XACK", queue.c_str(), group.c_str()};
+    for (const Got& g : items) argv.push_back(g.redis_id.c_str());
+    Append(argv);
+  }
+  void RecvAck() override { freeReplyObject(Reply()); }
+  void CreateSubscription(const std::string& queue, const std::string& subscription) override {
+    std::string group = Group(subscription);
+    freeReplyObject(Call({"XGROUP", "CREATE", queue.c_str(), group.c_str(), "0", "MKSTREAM"}));
+  }
+  void Flush() override {
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(ctx_, &done) != REDIS_OK) {
+        throw std::runtime_error(std::string("redis: ") + ctx_->errstr);
+      }
+    }
+  }
+  // A reply already parsed is kept in `ready_` for Reply().
+  bool Poll(Clock::time_point deadline) override {
+    if (!ready_.empty()) return true;
+    void* reply = nullptr;
+    if (redisReaderGetReply(ctx_->reader, &reply) != REDIS_OK) {
+      throw std::runtime_error("redis: bad reply");
+    }
+    if (reply != nullptr) {
+      ready_.push_back(static_cast<redisReply*>(reply));
+      return true;
+    }
+    return PollReadable(ctx_->fd, deadline);
+  }
+
+ private:
+  static std::string Group(const std::string& subscription) {
+    return subscription.empty() ? "g" : subscription;
+  }
+  void Append(std::vector<const char*> argv) {
+    redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), nullptr);
+  }
+  redisReply* Reply() {
+    void* reply = nullptr;
+    if (!ready_.empty()) {
+      reply = ready_.front();
+      ready_.pop_front();
+    } else if (redisGetReply(ctx_, &reply) != REDIS_OK) {
+      throw std::runtime_error(std::string("redis: ") + ctx_->errstr);
+    }
+    auto* r = static_cast<redisReply*>(reply);
+    if (r->type == REDIS_REPLY_ERROR) {
+      std::string message(r->str, r->len);
+      freeReplyObject(r);
+      throw std::runtime_error("redis: " + message);
+    }
+    return r;
+  }
+
+  static inline std::atomic<int> next_consumer_{0};
+  redisContext* ctx_ = nullptr;
+  std::string consumer_;
+  std::deque<int> pending_puts_;
+  std::deque<redisReply*> ready_;
+};
+
+std::unique_ptr<QueueConn> Connect(const Flags& f) {
+  if (f.backend == "redis") return std::make_unique<RedisConn>(f.server);
+  return std::make_unique<SakerConn>(f.server);
+}
+
+// ---- loops shared by the workloads ----
+
+// What one putter does: `window` requests in flight on one connection, each `batch` items to
+// the queue `next_queue` names (false: nothing left to put), paced to `rate` items/s.
+struct PutPlan {
+  int window = 32;
+  int batch = 1;
+  int64_t rate = 0;
+  std::function<bool(std::string*)> next_queue;
+  bool record_latency = true;
+};
+
+// Keeps up to plan.window puts in flight until `stop` or the plan runs out; counts accepted
+// items in `rec.done` and (if asked) put-ack latencies into `rec` while `stop` is false.
+// Unpaced, a reply is followed by the next request. Paced, a request goes out when it is due
+// (if the window has room) and a reply is timed when it arrives, not when the pacer lets the
+// thread look: waiting for the next due time never inflates the latencies.
+void Putter(const Flags& f, const PutPlan& plan, const std::atomic<bool>& stop, Recorder& rec) {
+  std::unique_ptr<QueueConn> conn = Connect(f);
+  std::deque<int64_t> sent;
+  std::vector<uint32_t> local;
+  auto start = Clock::now();
+  int64_t n = 0;  // items requested so far
+  auto due = [&] {
+    if (plan.rate <= 0) return Clock::time_point::min();
+    return start + std::chrono::nanoseconds(n * 1'000'000'000 / plan.rate);
+  };
+  bool more = true;
+  std::string queue;
+  while (true) {
+    while (more && !stop && static_cast<int>(sent.size()) < plan.window && due() <= Clock::now()) {
+      if (!plan.next_queue(&queue)) {
+        more = false;
+        break;
+      }
+      int64_t now = NowNs();
+      conn->SendPut(queue, plan.batch, f.size, now);
+      sent.push_back(now);
+      n += plan.batch;
+    }
+    bool can_send = more && !stop && static_cast<int>(sent.size()) < plan.window;
+    if (sent.empty()) {
+      if (!can_send) break;
+      conn->Flush();
+      std::this_thread::sleep_until(due());
+      continue;
+    }
+    if (can_send) {
+      conn->Flush();
+      if (!conn->Poll(due())) continue;
+    }
+    int accepted = conn->RecvPut();
+    if (!stop) {
+      if (plan.record_latency) local.push_back(Micros(NowNs() - sent.front()));
+      rec.done += accepted;
+    }
+    sent.pop_front();
   }
   rec.Merge(local);
 }
 
-void RedisSetup(const Flags& f) {
-  RedisConn conn(f.server);
-  const char* del[] = {"DEL", f.queue.c_str()};
-  redisAppendCommandArgv(conn.ctx, 2, del, nullptr);
-  freeReplyObject(conn.Reply());
-  if (f.workload == "w2") {
-    const char* group[] = {"XGROUP", "CREATE", f.queue.c_str(), "g", "$", "MKSTREAM"};
-    redisAppendCommandArgv(conn.ctx, 6, group, nullptr);
-    freeReplyObject(conn.Reply());
+// Takes up to `get_batch` leased items at a time from `subscription` and acks them, the ack
+// written together with the next get; counts acked items and enqueue-to-ack latencies.
+void Worker(const Flags& f, const std::string& subscription, const std::atomic<bool>& stop,
+            Recorder& rec) {
+  std::unique_ptr<QueueConn> conn = Connect(f);
+  std::vector<uint32_t> local;
+  std::vector<Got> got;
+  conn->SendGet(f.queue, subscription, f.get_batch, 100);
+  while (true) {
+    conn->RecvGet(&got);
+    if (stop) break;
+    if (!got.empty()) conn->SendAck(f.queue, subscription, got);
+    conn->SendGet(f.queue, subscription, f.get_batch, 100);
+    if (got.empty()) continue;
+    conn->RecvAck();
+    int64_t now = NowNs();
+    if (stop) break;
+    for (const Got& g : got) local.push_back(Micros(now - g.put_ns));
+    rec.done += static_cast<int64_t>(got.size());
   }
+  rec.Merge(local);
 }
 
 // Runs a thread body; a failure (lost connection, server error) ends the run.
@@ -283,6 +579,9 @@ std::thread Spawn(F body) {
   return std::thread([body] {
     try {
       body();
+    } catch (const saker::api::SakerError& e) {
+      std::fprintf(stderr, "saker-bench: server error %d: %s\n", e.code, e.message.c_str());
+      std::_Exit(1);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "saker-bench: %s\n", e.what());
       std::_Exit(1);
@@ -290,98 +589,419 @@ std::thread Spawn(F body) {
   });
 }
 
+void JoinAll(std::vector<std::thread>& threads) {
+  for (auto& t : threads) t.join();
+  threads.clear();
+}
+
+void SleepFor(double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+// A JSON object built field by field, printed as one line.
+class JsonLine {
+ public:
+  JsonLine& Add(const std::string& key, const std::string& value) {
+    Raw(key, "\"" + value + "\"");
+    return *this;
+  }
+  JsonLine& Add(const std::string& key, int64_t value) {
+    Raw(key, std::to_string(value));
+    return *this;
+  }
+  JsonLine& Add(const std::string& key, int value) { return Add(key, static_cast<int64_t>(value)); }
+  JsonLine& Add(const std::string& key, bool value) {
+    Raw(key, value ? "true" : "false");
+    return *this;
+  }
+  JsonLine& Add(const std::string& key, double value, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.*f", decimals, value);
+    Raw(key, buf);
+    return *this;
+  }
+  void Print() const { std::printf("{%s}\n", body_.c_str()); }
+
+ private:
+  void Raw(const std::string& key, const std::string& value) {
+    if (!body_.empty()) body_ += ",";
+    body_ += "\"" + key + "\":" + value;
+  }
+  std::string body_;
+};
+
+// VmRSS and VmHWM (peak) of `pid` in bytes, from /proc/<pid>/status; 0 if unreadable.
+void ReadRss(int pid, int64_t* rss, int64_t* hwm) {
+  *rss = *hwm = 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmRSS:")) *rss = std::atoll(line.c_str() + 6) * 1024;
+    if (line.starts_with("VmHWM:")) *hwm = std::atoll(line.c_str() + 6) * 1024;
+  }
+}
+
+void AddServerMemory(const Flags& f, JsonLine* json) {
+  if (f.server_pid <= 0) return;
+  int64_t rss, hwm;
+  ReadRss(f.server_pid, &rss, &hwm);
+  json->Add("server_rss_bytes", rss).Add("server_peak_rss_bytes", hwm);
+}
+
+// Bytes of the files under `dir`; with `skip_logs`, segment files (*.log, whose preallocated
+// tail is not data) are left out.
+int64_t DirBytes(const std::string& dir, bool skip_logs) {
+  namespace fs = std::filesystem;
+  int64_t total = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    if (!it->is_regular_file(size_ec)) continue;
+    if (skip_logs && it->path().extension() == ".log") continue;
+    uintmax_t size = it->file_size(size_ec);
+    if (!size_ec) total += static_cast<int64_t>(size);
+  }
+  return total;
+}
+
+// Bytes the server keeps on disk for `f.queue`: saker counts the queue's log (its data, from
+// queue_info) plus every other file of the data dir (metadata: cursors, acks); Redis counts
+// its whole dir (the AOF). -1 without --data-dir.
+int64_t DiskBytes(const Flags& f) {
+  if (f.data_dir.empty()) return -1;
+  if (f.backend == "redis") return DirBytes(f.data_dir, false);
+  SakerConn conn(f.server);
+  return conn.QueueInfo(f.queue).log_bytes + DirBytes(f.data_dir, true);
+}
+
+std::string Rate(const char* what, int64_t total, int64_t* last) {
+  std::string s = std::string(what) + " " + std::to_string(total) + " (+" +
+                  std::to_string(total - *last) + "/s)";
+  *last = total;
+  return s;
+}
+
+// ---- workloads ----
+
+void RunW1(const Flags& f, JsonLine* json) {
+  Recorder rec;
+  std::atomic<bool> stop{false};
+  PutPlan plan;
+  plan.window = f.window;
+  plan.next_queue = [&f](std::string* q) {
+    *q = f.queue;
+    return true;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < f.connections; ++i) {
+    threads.push_back(Spawn([&] { Putter(f, plan, stop, rec); }));
+  }
+  auto start = Clock::now();
+  {
+    int64_t last = 0;
+    Progress progress([&] { return Rate("w1 put", rec.done, &last); });
+    SleepFor(f.seconds);
+    stop = true;
+  }
+  double elapsed = SecondsSince(start);
+  int64_t done = rec.done;
+  JoinAll(threads);
+  json->Add("seconds", elapsed, 2)
+      .Add("connections", f.connections)
+      .Add("items", done)
+      .Add("items_per_s", done / elapsed, 0)
+      .Add("p50_us", static_cast<int64_t>(rec.Percentile(0.5)))
+      .Add("p99_us", static_cast<int64_t>(rec.Percentile(0.99)));
+}
+
+void RunW2(const Flags& f, JsonLine* json) {
+  Recorder acked, produced;
+  std::atomic<bool> stop{false};
+  Connect(f)->CreateSubscription(f.queue, "");
+  std::vector<std::thread> threads;
+  for (int i = 0; i < f.workers; ++i) {
+    threads.push_back(Spawn([&] { Worker(f, "", stop, acked); }));
+  }
+  PutPlan plan;
+  plan.window = f.window;
+  plan.rate = f.rate / std::max(f.producers, 1);
+  plan.record_latency = false;
+  plan.next_queue = [&f](std::string* q) {
+    *q = f.queue;
+    return true;
+  };
+  for (int i = 0; i < f.producers; ++i) {
+    threads.push_back(Spawn([&] { Putter(f, plan, stop, produced); }));
+  }
+  auto start = Clock::now();
+  {
+    int64_t last = 0;
+    Progress progress([&] { return Rate("w2 acked", acked.done, &last); });
+    SleepFor(f.seconds);
+    stop = true;
+  }
+  double elapsed = SecondsSince(start);
+  int64_t done = acked.done;
+  int64_t put = produced.done;
+  JoinAll(threads);
+  json->Add("seconds", elapsed, 2)
+      .Add("producers", f.producers)
+      .Add("workers", f.workers)
+      .Add("get_batch", f.get_batch)
+      .Add("rate", f.rate)
+      .Add("produced", put)
+      .Add("acked", done)
+      .Add("items_per_s", done / elapsed, 0)
+      .Add("e2e_p50_us", static_cast<int64_t>(acked.Percentile(0.5)))
+      .Add("e2e_p99_us", static_cast<int64_t>(acked.Percentile(0.99)));
+}
+
+void RunW3(const Flags& f, JsonLine* json) {
+  Recorder produced, delivered;
+  std::atomic<bool> stop{false};
+  std::vector<std::string> subscriptions;
+  {
+    std::unique_ptr<QueueConn> conn = Connect(f);
+    for (int i = 1; i <= f.subscriptions; ++i) {
+      subscriptions.push_back("s" + std::to_string(i));
+      conn->CreateSubscription(f.queue, subscriptions.back());
+    }
+  }
+  int64_t disk_before = DiskBytes(f);
+  std::vector<std::thread> threads;
+  for (const std::string& s : subscriptions) {
+    threads.push_back(Spawn([&, s] { Worker(f, s, stop, delivered); }));
+  }
+  PutPlan plan;
+  plan.window = f.window;
+  plan.batch = f.put_batch;
+  plan.next_queue = [&f](std::string* q) {
+    *q = f.queue;
+    return true;
+  };
+  threads.push_back(Spawn([&] { Putter(f, plan, stop, produced); }));
+  auto start = Clock::now();
+  {
+    int64_t last_put = 0, last_delivered = 0;
+    Progress progress([&] {
+      return Rate("w3 put", produced.done, &last_put) + ", " +
+             Rate("delivered", delivered.done, &last_delivered);
+    });
+    SleepFor(f.seconds);
+    stop = true;
+  }
+  double elapsed = SecondsSince(start);
+  int64_t put = produced.done;
+  int64_t done = delivered.done;
+  JoinAll(threads);
+  int64_t disk_after = DiskBytes(f);
+  json->Add("seconds", elapsed, 2)
+      .Add("subscriptions", f.subscriptions)
+      .Add("put_batch", f.put_batch)
+      .Add("get_batch", f.get_batch)
+      .Add("put_items", put)
+      .Add("put_items_per_s", put / elapsed, 0)
+      .Add("delivered", done)
+      .Add("items_per_s", done / elapsed, 0)
+      .Add("e2e_p50_us", static_cast<int64_t>(delivered.Percentile(0.5)))
+      .Add("e2e_p99_us", static_cast<int64_t>(delivered.Percentile(0.99)));
+  if (disk_before >= 0) {
+    json->Add("disk_bytes", disk_after - disk_before)
+        .Add("disk_bytes_per_item",
+             put > 0 ? static_cast<double>(disk_after - disk_before) / put : 0.0, 1);
+  }
+}
+
+void RunW4(const Flags& f, JsonLine* json) {
+  Connect(f)->CreateSubscription(f.queue, "");
+  // Fill: C connections x window requests of fill_batch items until `backlog` are stored.
+  Recorder filled;
+  std::atomic<bool> fill_stop{false};
+  std::atomic<int64_t> fill_requested{0};
+  PutPlan fill;
+  fill.window = f.window;
+  fill.batch = f.backend == "redis" ? 1 : f.fill_batch;
+  fill.record_latency = false;
+  fill.next_queue = [&](std::string* q) {
+    *q = f.queue;
+    return fill_requested.fetch_add(fill.batch) + fill.batch <= f.backlog;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < f.connections; ++i) {
+    threads.push_back(Spawn([&] { Putter(f, fill, fill_stop, filled); }));
+  }
+  auto fill_start = Clock::now();
+  {
+    int64_t last = 0;
+    Progress progress([&] { return Rate("w4 fill", filled.done, &last); });
+    JoinAll(threads);
+  }
+  double fill_s = SecondsSince(fill_start);
+  int64_t backlog = filled.done;
+
+  // Drain: workers take the backlog while producers keep putting at `rate`, until the workers
+  // have acked everything put (caught up) or max_drain_seconds pass.
+  Recorder produced, drained;
+  std::atomic<bool> stop{false};
+  PutPlan plan;
+  plan.window = f.window;
+  plan.rate = f.rate / std::max(f.producers, 1);
+  plan.next_queue = [&f](std::string* q) {
+    *q = f.queue;
+    return true;
+  };
+  for (int i = 0; i < f.workers; ++i) {
+    threads.push_back(Spawn([&] { Worker(f, "", stop, drained); }));
+  }
+  for (int i = 0; i < f.producers; ++i) {
+    threads.push_back(Spawn([&] { Putter(f, plan, stop, produced); }));
+  }
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(f.max_drain_seconds));
+  bool caught_up = false;
+  {
+    int64_t last = 0;
+    Progress progress([&] {
+      return Rate("w4 drained", drained.done, &last) + ", backlog " +
+             std::to_string(backlog + produced.done - drained.done);
+    });
+    while (Clock::now() < deadline) {
+      if (drained.done >= backlog + produced.done) {
+        caught_up = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop = true;
+  }
+  double elapsed = SecondsSince(start);
+  int64_t done = drained.done;
+  int64_t put = produced.done;
+  JoinAll(threads);
+  json->Add("backlog", backlog)
+      .Add("fill_seconds", fill_s, 2)
+      .Add("fill_items_per_s", backlog / fill_s, 0)
+      .Add("producers", f.producers)
+      .Add("workers", f.workers)
+      .Add("get_batch", f.get_batch)
+      .Add("rate", f.rate)
+      .Add("drained", caught_up)
+      .Add("seconds", elapsed, 2)
+      .Add("acked", done)
+      .Add("produced", put)
+      .Add("items_per_s", done / elapsed, 0)
+      .Add("put_p50_us", static_cast<int64_t>(produced.Percentile(0.5)))
+      .Add("put_p99_us", static_cast<int64_t>(produced.Percentile(0.99)));
+}
+
+void RunW5(const Flags& f, JsonLine* json) {
+  Recorder rec;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> next{0};
+  PutPlan plan;
+  plan.window = f.window;
+  plan.batch = f.items_per_queue;
+  plan.record_latency = false;
+  plan.next_queue = [&](std::string* q) {
+    int64_t i = next.fetch_add(1);
+    if (i >= f.queues) return false;
+    *q = f.queue + "-" + std::to_string(i);
+    return true;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < f.connections; ++i) {
+    threads.push_back(Spawn([&] { Putter(f, plan, stop, rec); }));
+  }
+  auto start = Clock::now();
+  {
+    int64_t last = 0;
+    Progress progress([&] { return Rate("w5 items", rec.done, &last); });
+    JoinAll(threads);
+  }
+  double elapsed = SecondsSince(start);
+  json->Add("seconds", elapsed, 2)
+      .Add("queues", f.queues)
+      .Add("items_per_queue", f.items_per_queue)
+      .Add("items", static_cast<int64_t>(rec.done))
+      .Add("queues_per_s", f.queues / elapsed, 0)
+      .Add("items_per_s", rec.done / elapsed, 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Flags f;
-  CLI::App app{"saker-bench: DESIGN.md workloads W1 (durable put) and W2 (work queue)"};
+  CLI::App app{"saker-bench: the DESIGN.md workloads W1-W5 against sakerd or Redis"};
   app.add_option("-w,--workload", f.workload)
-      ->check(CLI::IsMember({"w1", "w2"}))
+      ->check(CLI::IsMember({"w1", "w2", "w3", "w4", "w5"}))
       ->capture_default_str();
   app.add_option("--backend", f.backend)
       ->check(CLI::IsMember({"saker", "redis"}))
       ->capture_default_str();
   app.add_option("-s,--server", f.server, "host:port (sakerd thrift, or redis)")
       ->capture_default_str();
-  app.add_option("--queue", f.queue, "queue / stream name (default: a fresh one per run)");
-  app.add_option("--seconds", f.seconds)->capture_default_str();
-  app.add_option("-c,--connections", f.connections, "W1: connections")->capture_default_str();
+  app.add_option("--queue", f.queue,
+                 "queue / stream name, W5: name prefix (default: a fresh one per run)");
+  app.add_option("--seconds", f.seconds, "W1-W3: run time")->capture_default_str();
+  app.add_option("-c,--connections", f.connections, "W1, W4 fill, W5: connections")
+      ->capture_default_str();
   app.add_option("--window", f.window, "requests in flight per connection / producer")
       ->capture_default_str();
   app.add_option("--size", f.size, "item bytes (>= 8)")->capture_default_str();
-  app.add_option("-p,--producers", f.producers, "W2: producers")->capture_default_str();
-  app.add_option("--workers", f.workers, "W2: workers")->capture_default_str();
-  app.add_option("--get-batch", f.get_batch, "W2: items per get")->capture_default_str();
-  app.add_option("--rate", f.rate, "W2: total put rate, items/s (0 = unlimited)")
+  app.add_option("-p,--producers", f.producers, "W2, W4: producers")->capture_default_str();
+  app.add_option("--workers", f.workers, "W2, W4: workers")->capture_default_str();
+  app.add_option("--get-batch", f.get_batch, "W2-W4: items per get")->capture_default_str();
+  app.add_option("--rate", f.rate,
+                 "W2, W4: total put rate, items/s (0 = unlimited; W4 default 10000)");
+  app.add_option("-k,--subscriptions", f.subscriptions, "W3: subscriptions (K)")
       ->capture_default_str();
+  app.add_option("--put-batch", f.put_batch,
+                 "W3: items per put request (Redis: that many XADDs; default 16)");
+  app.add_option("--backlog", f.backlog, "W4: items put before the drain")->capture_default_str();
+  app.add_option("--fill-batch", f.fill_batch,
+                 "W4: items per put request while filling (saker; Redis: one per XADD)")
+      ->capture_default_str();
+  app.add_option("--max-drain-seconds", f.max_drain_seconds, "W4: give up draining after this")
+      ->capture_default_str();
+  app.add_option("--queues", f.queues, "W5: queues")->capture_default_str();
+  app.add_option("--items-per-queue", f.items_per_queue,
+                 "W5: items put to each queue (one request)")
+      ->capture_default_str();
+  app.add_option("--data-dir", f.data_dir,
+                 "W3: the server's data dir (saker) or dir (redis), for bytes on disk per item");
+  app.add_option("--server-pid", f.server_pid, "server pid: report its RSS and peak RSS");
   CLI11_PARSE(app, argc, argv);
+  if (f.workload == "w4" && app.count("--rate") == 0) f.rate = 10'000;
+  if (f.workload == "w3" && app.count("--put-batch") == 0) f.put_batch = 16;
   if (f.queue.empty()) {
     f.queue = "bench-" + f.workload + "-" + std::to_string(getpid()) + "-" +
               std::to_string(NowNs() % 1000000);
   }
 
-  bool redis = f.backend == "redis";
-  if (redis) RedisSetup(f);
-  Recorder rec;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
+  JsonLine json;
+  json.Add("bench", f.workload)
+      .Add("backend", f.backend)
+      .Add("size", f.size)
+      .Add("window", f.window);
   try {
-    if (f.workload == "w1") {
-      for (int i = 0; i < f.connections; ++i) {
-        threads.push_back(Spawn([&] {
-          redis ? RedisPutter(f, stop, rec, true, 0) : SakerPutter(f, stop, rec, true, 0);
-        }));
-      }
-    } else {
-      for (int i = 0; i < f.workers; ++i) {
-        threads.push_back(
-            Spawn([&, i] { redis ? RedisWorker(f, stop, rec, i) : SakerWorker(f, stop, rec); }));
-      }
-      int64_t rate = f.rate / std::max(f.producers, 1);
-      for (int i = 0; i < f.producers; ++i) {
-        threads.push_back(Spawn([&, rate] {
-          redis ? RedisPutter(f, stop, rec, false, rate) : SakerPutter(f, stop, rec, false, rate);
-        }));
-      }
+    if (f.backend == "redis" && f.workload != "w5") {
+      auto conn = std::make_unique<RedisConn>(f.server);
+      freeReplyObject(conn->Call({"DEL", f.queue.c_str()}));
     }
-    auto start = Clock::now();
-    auto end = start + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(f.seconds));
-    int64_t last = 0;
-    while (Clock::now() < end) {
-      std::this_thread::sleep_until(std::min(end, Clock::now() + std::chrono::seconds(1)));
-      int64_t done = rec.done;
-      double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-      std::fprintf(stderr, "%s %s %.0f/%.0f s: %lld items, %lld in the last second\n",
-                   f.workload.c_str(), f.backend.c_str(), elapsed, f.seconds,
-                   static_cast<long long>(done), static_cast<long long>(done - last));
-      last = done;
-    }
-    stop = true;
-    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    int64_t done = rec.done;
-    int64_t produced = rec.produced;
-    for (auto& t : threads) t.join();
-    std::printf("{\"bench\":\"%s\",\"backend\":\"%s\",\"seconds\":%.2f,\"size\":%d,\"window\":%d,",
-                f.workload.c_str(), f.backend.c_str(), elapsed, f.size, f.window);
-    if (f.workload == "w1") {
-      std::printf(
-          "\"connections\":%d,\"items\":%lld,\"items_per_s\":%.0f,\"p50_us\":%u,"
-          "\"p99_us\":%u}\n",
-          f.connections, static_cast<long long>(done), done / elapsed, rec.Percentile(0.5),
-          rec.Percentile(0.99));
-    } else {
-      std::printf(
-          "\"producers\":%d,\"workers\":%d,\"get_batch\":%d,\"rate\":%lld,"
-          "\"produced\":%lld,\"acked\":%lld,\"items_per_s\":%.0f,\"e2e_p50_us\":%u,"
-          "\"e2e_p99_us\":%u}\n",
-          f.producers, f.workers, f.get_batch, static_cast<long long>(f.rate),
-          static_cast<long long>(produced), static_cast<long long>(done), done / elapsed,
-          rec.Percentile(0.5), rec.Percentile(0.99));
-    }
+    if (f.workload == "w1") RunW1(f, &json);
+    if (f.workload == "w2") RunW2(f, &json);
+    if (f.workload == "w3") RunW3(f, &json);
+    if (f.workload == "w4") RunW4(f, &json);
+    if (f.workload == "w5") RunW5(f, &json);
+  } catch (const saker::api::SakerError& e) {
+    std::fprintf(stderr, "saker-bench: server error %d: %s\n", e.code, e.message.c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "saker-bench: %s\n", e.what());
-    std::_Exit(1);
+    return 1;
   }
+  AddServerMemory(f, &json);
+  json.Print();
   return 0;
 }
