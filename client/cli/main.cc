@@ -1,17 +1,24 @@
 // saker: the command-line client and admin tool (native Saker API over Thrift).
 //
-// Exit codes: 0 ok; 1 server or connection error; 2 usage error; 3 not found, nothing to get,
-// or no lease matched.
+// Exit codes: 0 ok; 1 server, connection or output-file error; 2 usage error (bad flag or
+// argument, unreadable input file, a request the server refused as invalid); 3 not found, nothing
+// to get, or no lease matched.
 #include <saker/client.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
+
+#include "client/cli/progress.h"
 
 namespace {
 
@@ -24,6 +31,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitServer = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
+
+// Millisecond and count arguments travel as Thrift i32.
+constexpr int kMaxI32 = std::numeric_limits<int32_t>::max();
 
 std::string Json(const std::string& s) {
   std::string out = "\"";
@@ -73,7 +83,77 @@ std::string JsonList(const std::vector<T>& values) {
 
 int Fail(const Status& s) {
   std::fprintf(stderr, "saker: %s\n", s.ToString().c_str());
-  return s.code() == Code::kNotFound ? kExitNotFound : kExitServer;
+  switch (s.code()) {
+    case Code::kNotFound:
+      return kExitNotFound;
+    case Code::kInvalidArgument:
+      return kExitUsage;
+    default:
+      return kExitServer;
+  }
+}
+
+// Put batches stay well under the Thrift frame limit (16,384,000 bytes on both sides).
+constexpr size_t kBatchItems = 1000;
+constexpr int64_t kBatchBytes = 4 << 20;
+// Items per get when the queue's mean item size is unknown.
+constexpr int kBatchItemsUnsized = 100;
+
+// The regular files `paths` name, a directory standing for its regular files sorted by name
+// (not recursive), with their sizes. False (after printing why) if a path cannot be read.
+bool ListItemFiles(const std::vector<std::string>& paths,
+                   std::vector<std::pair<std::string, int64_t>>* out) {
+  namespace fs = std::filesystem;
+  for (const std::string& path : paths) {
+    auto fail = [&path](const std::string& why) {
+      std::fprintf(stderr, "saker: cannot read %s: %s\n", path.c_str(), why.c_str());
+      return false;
+    };
+    std::error_code ec;
+    fs::file_status status = fs::status(path, ec);
+    if (ec) return fail(ec.message());
+    std::vector<fs::path> files;
+    if (fs::is_directory(status)) {
+      for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_regular_file(ec)) files.push_back(it->path());
+      }
+      if (ec) return fail(ec.message());
+      std::sort(files.begin(), files.end());
+    } else if (fs::is_regular_file(status)) {
+      files.push_back(path);
+    } else {
+      return fail(fs::exists(status)
+                      ? "not a regular file or directory"
+                      : std::make_error_code(std::errc::no_such_file_or_directory).message());
+    }
+    for (const fs::path& file : files) {
+      auto size = fs::file_size(file, ec);
+      if (ec) return fail(ec.message());
+      out->emplace_back(file.string(), static_cast<int64_t>(size));
+    }
+  }
+  return true;
+}
+
+// Each returns "" on success, else why it failed ("cannot read PATH: reason").
+std::string ReadFile(const std::string& path, std::string* data) {
+  std::ifstream in(path, std::ios::binary);
+  if (in.is_open()) {
+    data->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (!in.is_open() || in.bad()) return "cannot read " + path + ": " + std::strerror(errno);
+  return "";
+}
+
+std::string WriteFile(const std::string& path, const std::string& data) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  bool ok = f != nullptr && std::fwrite(data.data(), 1, data.size(), f) == data.size();
+  int error = errno;
+  if (f != nullptr && std::fclose(f) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  return ok ? "" : "cannot write " + path + ": " + std::strerror(error);
 }
 
 // "earliest", "latest", "offset:N" or "time:UNIX_MS".
@@ -125,8 +205,9 @@ void PrintSubscription(const saker::client::SubscriptionInfo& s) {
 int main(int argc, char** argv) {
   CLI::App app{"saker: command-line client for sakerd (Thrift, native Saker API)"};
   app.footer(
-      "Exit codes: 0 ok, 1 server or connection error, 2 usage error, 3 not found / nothing to "
-      "get / no lease matched.");
+      "Exit codes: 0 ok; 1 server, connection or output-file error; 2 usage error (bad flag or\n"
+      "argument, unreadable input file, request refused as invalid); 3 not found, nothing to get\n"
+      "or no lease matched. Errors go to stderr as 'saker: CODE: message'.");
   app.require_subcommand(1);
   std::string server = "127.0.0.1:2229";
   bool json = false;
@@ -134,28 +215,53 @@ int main(int argc, char** argv) {
   app.add_option("-s,--server", server, "host:port of sakerd's thrift listener")
       ->capture_default_str();
   app.add_flag("--json", json, "one JSON object per result, for scripts");
-  app.add_option("--timeout", timeout_ms, "request timeout in ms")->capture_default_str();
+  app.add_option("--timeout", timeout_ms, "request timeout in ms")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxI32));
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "no progress display and no confirmation lines");
+  int progress_flag = 0;
+  app.add_flag("--progress,!--no-progress", progress_flag,
+               "force the progress display of put / get --out on stderr on or off (default: on "
+               "when stderr is a terminal, unless --json or --quiet)");
 
   std::string queue, subscription, start_text = "latest";
   std::vector<std::string> items;
   std::vector<int64_t> lease_ids;
-  std::string file;
+  std::string file, out_dir;
+  std::vector<std::string> item_files;
   int64_t ttl_ms = 0;
   int max_items = 1, wait_ms = 0, lease_ms = 0, delay_ms = -1;
   bool ack = false, open = false;
 
-  auto* put = app.add_subcommand("put", "put items (arguments, or one per line of --file / stdin)");
+  auto* put = app.add_subcommand(
+      "put", "put items: arguments, lines of --file or stdin, or whole files (--files)");
   put->add_option("queue", queue)->required();
-  put->add_option("items", items, "item data; none: read lines");
-  put->add_option("-f,--file", file, "read items, one per line, from this file");
-  put->add_option("--ttl", ttl_ms, "expire after this many ms (0 = never)");
+  auto* items_opt = put->add_option("items", items, "item data; none: read lines");
+  auto* file_opt = put->add_option("-f,--file", file, "read items, one per line, from this file");
+  auto* files_opt = put->add_option("--files", item_files,
+                                    "each file is one item, byte for byte; a directory stands for "
+                                    "its regular files, sorted by name (not recursive)");
+  items_opt->excludes(file_opt)->excludes(files_opt);
+  file_opt->excludes(files_opt);
+  put->add_option("--ttl", ttl_ms, "expire after this many ms (0 = never)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
 
-  auto* get = app.add_subcommand("get", "take items (leased; --ack to remove them at once)");
+  auto* get = app.add_subcommand(
+      "get", "take items: leased (lease id and data), or --ack to remove them; --out to files");
   get->add_option("queue", queue)->required();
   get->add_option("--sub", subscription, "subscription (default: the queue's own)");
-  get->add_option("-n,--max", max_items, "at most this many items")->capture_default_str();
-  get->add_option("-w,--wait", wait_ms, "wait up to MS for the first item")->capture_default_str();
-  get->add_option("--lease", lease_ms, "lease for MS (0 = the queue's lease_timeout)");
+  get->add_option("-n,--max", max_items, "at most this many items")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxI32));
+  get->add_option("-w,--wait", wait_ms, "wait up to MS for the first item")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxI32));
+  get->add_option("--lease", lease_ms, "lease for MS (0 = the queue's lease_timeout)")
+      ->check(CLI::Range(0, kMaxI32));
+  get->add_option("-o,--out", out_dir,
+                  "write each item, byte for byte, to DIR/<offset> (20 digits, so names sort in "
+                  "queue order; created if missing) and print the path instead of the data");
   auto* ack_flag = get->add_flag("--ack", ack, "acknowledge at once (remove)");
   get->add_flag("--open", open, "keep the lease and print lease ids (the default)")
       ->excludes(ack_flag);
@@ -225,72 +331,176 @@ int main(int argc, char** argv) {
   options.request_timeout = milliseconds(timeout_ms);
   Client client(options);
 
+  using saker::cli::Progress;
+  using saker::cli::ProgressMode;
+  ProgressMode progress_mode = progress_flag > 0   ? ProgressMode::kOn
+                               : progress_flag < 0 ? ProgressMode::kOff
+                                                   : ProgressMode::kAuto;
+
   if (*put) {
-    if (items.empty()) {
+    // Items come from `items` (arguments, lines) or, with --files, one per file read as needed.
+    std::vector<std::pair<std::string, int64_t>> files;
+    if (!item_files.empty()) {
+      if (!ListItemFiles(item_files, &files)) return kExitUsage;
+    } else if (items.empty()) {
       std::ifstream in;
       if (!file.empty()) {
         in.open(file);
         if (!in) {
-          std::fprintf(stderr, "saker: cannot read %s\n", file.c_str());
+          std::fprintf(stderr, "saker: cannot read %s: %s\n", file.c_str(), std::strerror(errno));
           return kExitUsage;
         }
       }
       std::istream& src = file.empty() ? std::cin : in;
       for (std::string line; std::getline(src, line);) items.push_back(line);
     }
+    size_t total_items = files.empty() ? items.size() : files.size();
+    int64_t total_bytes = 0;
+    for (const auto& item : items) total_bytes += static_cast<int64_t>(item.size());
+    for (const auto& [path, size] : files) total_bytes += size;
+
+    Progress progress(progress_mode, json, quiet, "put", static_cast<int64_t>(total_items),
+                      total_bytes);
     std::vector<int64_t> offsets;
-    constexpr size_t kBatch = 1000;
-    for (size_t i = 0; i < items.size(); i += kBatch) {
+    for (size_t next = 0; next < total_items;) {
       std::vector<saker::client::PutItem> batch;
-      for (size_t j = i; j < std::min(items.size(), i + kBatch); ++j) {
-        batch.push_back({items[j], "", milliseconds(ttl_ms)});
+      int64_t batch_bytes = 0;
+      while (next < total_items && batch.size() < kBatchItems &&
+             (batch.empty() || batch_bytes < kBatchBytes)) {
+        std::string data;
+        if (files.empty()) {
+          data = std::move(items[next]);
+        } else if (std::string error = ReadFile(files[next].first, &data); !error.empty()) {
+          progress.Finish();
+          std::fprintf(stderr, "saker: %s (after putting %zu of %zu items)\n", error.c_str(),
+                       offsets.size(), total_items);
+          return kExitUsage;
+        }
+        batch_bytes += static_cast<int64_t>(data.size());
+        batch.push_back({std::move(data), "", milliseconds(ttl_ms)});
+        ++next;
       }
       auto r = client.Put(queue, batch);
-      if (!r.ok()) return Fail(r.status());
+      if (!r.ok()) {
+        progress.Finish();
+        return Fail(r.status());
+      }
       offsets.insert(offsets.end(), r->offsets.begin(), r->offsets.end());
+      int64_t accepted_bytes = 0;
+      for (size_t i = 0; i < r->offsets.size(); ++i) {
+        accepted_bytes += static_cast<int64_t>(batch[i].data.size());
+      }
+      progress.Add(static_cast<int64_t>(r->offsets.size()), accepted_bytes);
       if (!r->refused.ok()) {
-        std::fprintf(stderr, "saker: put %zu of %zu items: %s\n", offsets.size(), items.size(),
+        progress.Finish();
+        std::fprintf(stderr, "saker: put %zu of %zu items: %s\n", offsets.size(), total_items,
                      r->refused.ToString().c_str());
         return kExitServer;
       }
     }
+    progress.Finish();
     if (json) {
-      std::printf("{\"accepted\":%zu,\"offsets\":%s}\n", offsets.size(), JsonList(offsets).c_str());
-    } else if (offsets.empty()) {
-      std::printf("put 0 items\n");
-    } else {
-      std::printf("put %zu items, offsets %lld..%lld\n", offsets.size(),
-                  static_cast<long long>(offsets.front()), static_cast<long long>(offsets.back()));
+      std::printf("{\"accepted\":%zu,\"bytes\":%lld,\"offsets\":%s}\n", offsets.size(),
+                  static_cast<long long>(total_bytes), JsonList(offsets).c_str());
+    } else if (!quiet) {
+      if (offsets.empty()) {
+        std::printf("put 0 items\n");
+      } else {
+        std::printf("put %zu items, offsets %lld..%lld\n", offsets.size(),
+                    static_cast<long long>(offsets.front()),
+                    static_cast<long long>(offsets.back()));
+      }
     }
     return kExitOk;
   }
 
   if (*get) {
-    auto r =
-        client.Get(queue, subscription, max_items, milliseconds(wait_ms), milliseconds(lease_ms));
-    if (!r.ok()) return Fail(r.status());
-    if (ack && !r->empty()) {
-      std::vector<int64_t> ids;
-      for (const auto& item : r.value()) ids.push_back(item.lease_id);
-      auto acked = client.Ack(queue, ids);
-      if (!acked.ok()) return Fail(acked.status());
-    }
-    for (const auto& item : r.value()) {
-      if (json) {
-        std::printf(
-            "{\"lease_id\":%lld,\"offset\":%lld,\"delivery_count\":%d,\"put_at_ms\":%lld,"
-            "\"expires_at_ms\":%lld,\"acked\":%s,\"data\":%s}\n",
-            ack ? 0LL : static_cast<long long>(item.lease_id), static_cast<long long>(item.offset),
-            item.delivery_count, static_cast<long long>(item.put_at_ms),
-            static_cast<long long>(item.expires_at_ms), ack ? "true" : "false",
-            Json(item.data).c_str());
-      } else if (ack) {
-        std::printf("%s\n", item.data.c_str());
-      } else {
-        std::printf("%lld\t%s\n", static_cast<long long>(item.lease_id), item.data.c_str());
+    // Batches of at most kBatchItems and, by the queue's mean item size, about kBatchBytes: a
+    // reply must fit one Thrift frame. The totals (for progress) are what the subscription holds.
+    int64_t total_items = max_items, total_bytes = -1;
+    int per_call = std::min<int>(max_items, kBatchItemsUnsized);
+    if (max_items > 1 || !out_dir.empty()) {
+      auto info = client.GetQueueInfo(queue);
+      if (info.ok()) {
+        for (const auto& sub_info : info->subscriptions) {
+          if (sub_info.name != subscription) continue;
+          total_items = std::min<int64_t>(max_items, sub_info.lag);
+          if (sub_info.lag == info->items && total_items == info->items) total_bytes = info->bytes;
+        }
+        int64_t mean_bytes = info->items > 0 ? std::max<int64_t>(1, info->bytes / info->items) : 1;
+        per_call = static_cast<int>(std::clamp<int64_t>(kBatchBytes / mean_bytes, 1,
+                                                        std::min<int64_t>(max_items, kBatchItems)));
       }
     }
-    if (r->empty()) {
+    if (!out_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(out_dir, ec);
+      if (ec) {
+        std::fprintf(stderr, "saker: cannot create %s: %s\n", out_dir.c_str(),
+                     ec.message().c_str());
+        return kExitServer;
+      }
+    }
+
+    Progress progress(out_dir.empty() ? ProgressMode::kOff : progress_mode, json, quiet, "get",
+                      total_items, total_bytes);
+    int got = 0;
+    while (got < max_items) {
+      int want = std::min(per_call, max_items - got);
+      auto r = client.Get(queue, subscription, want, milliseconds(got == 0 ? wait_ms : 0),
+                          milliseconds(lease_ms));
+      if (!r.ok()) {
+        progress.Finish();
+        return Fail(r.status());
+      }
+      int64_t batch_bytes = 0;
+      std::vector<int64_t> ids;
+      progress.Clear();
+      for (const auto& item : r.value()) {
+        std::string path;
+        if (!out_dir.empty()) {
+          char name[32];
+          std::snprintf(name, sizeof(name), "%020lld", static_cast<long long>(item.offset));
+          path = (std::filesystem::path(out_dir) / name).string();
+          if (std::string error = WriteFile(path, item.data); !error.empty()) {
+            progress.Finish();
+            std::fprintf(stderr, "saker: %s\n", error.c_str());
+            return kExitServer;
+          }
+        }
+        const std::string& shown = out_dir.empty() ? item.data : path;
+        if (json) {
+          std::printf(
+              "{\"lease_id\":%lld,\"offset\":%lld,\"delivery_count\":%d,\"put_at_ms\":%lld,"
+              "\"expires_at_ms\":%lld,\"acked\":%s,\"%s\":%s}\n",
+              ack ? 0LL : static_cast<long long>(item.lease_id),
+              static_cast<long long>(item.offset), item.delivery_count,
+              static_cast<long long>(item.put_at_ms), static_cast<long long>(item.expires_at_ms),
+              ack ? "true" : "false", out_dir.empty() ? "data" : "file", Json(shown).c_str());
+        } else if (ack) {
+          std::printf("%s\n", shown.c_str());
+        } else {
+          std::printf("%lld\t%s\n", static_cast<long long>(item.lease_id), shown.c_str());
+        }
+        ids.push_back(item.lease_id);
+        batch_bytes += static_cast<int64_t>(item.data.size());
+      }
+      // Acknowledge only what is already printed or written: a failure before this point leaves
+      // the items leased, to be delivered again.
+      if (ack && !ids.empty()) {
+        std::fflush(stdout);
+        auto acked = client.Ack(queue, ids);
+        if (!acked.ok()) {
+          progress.Finish();
+          return Fail(acked.status());
+        }
+      }
+      got += static_cast<int>(r->size());
+      progress.Add(static_cast<int64_t>(r->size()), batch_bytes);
+      if (static_cast<int>(r->size()) < want) break;
+    }
+    progress.Finish();
+    if (got == 0) {
       std::fprintf(stderr, "saker: %s: nothing to get\n", queue.c_str());
       return kExitNotFound;
     }
@@ -327,7 +537,7 @@ int main(int argc, char** argv) {
     if (!r.ok()) return Fail(r.status());
     if (json) {
       std::printf("{\"matched\":%d}\n", r.value());
-    } else {
+    } else if (!quiet) {
       std::printf("%s %d of %zu leases\n", *ack_cmd ? "acked" : "nacked", r.value(),
                   lease_ids.size());
     }
@@ -341,7 +551,7 @@ int main(int argc, char** argv) {
       if (json) {
         std::printf("{\"queue\":%s,\"items\":%lld}\n", Json(queue).c_str(),
                     static_cast<long long>(r->items));
-      } else {
+      } else if (!quiet) {
         std::printf("queue %s: %lld items\n", queue.c_str(), static_cast<long long>(r->items));
       }
       return kExitOk;
@@ -436,7 +646,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
     if (json) {
       std::printf("{\"ok\":true}\n");
-    } else {
+    } else if (!quiet) {
       std::printf("%s %s\n", *del ? "deleted" : "flushed", queue.c_str());
     }
     return kExitOk;
@@ -454,7 +664,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
     if (json) {
       std::printf("{\"ok\":true}\n");
-    } else {
+    } else if (!quiet) {
       std::printf("%s %s+%s at %s\n", *sub_create ? "created" : "moved", queue.c_str(),
                   subscription.c_str(), start_text.c_str());
     }
@@ -477,7 +687,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
     if (json) {
       std::printf("{\"ok\":true}\n");
-    } else {
+    } else if (!quiet) {
       std::printf("deleted %s+%s\n", queue.c_str(), subscription.c_str());
     }
     return kExitOk;
@@ -504,7 +714,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
     if (json) {
       std::printf("{\"ok\":true}\n");
-    } else {
+    } else if (!quiet) {
       std::printf("status %s\n", status_text.c_str());
     }
     return kExitOk;
