@@ -1,6 +1,6 @@
 // TBinaryProtocol primitives on our own buffers: big-endian integers, length-prefixed strings,
 // field and message headers, and a bounds-checked reader. Used where the server reads or writes
-// Thrift bytes without libthrift (thrift_frame.cc, thrift_put.cc).
+// Thrift bytes without libthrift (thrift_frame.cc, thrift_hot.cc).
 #pragma once
 
 #include <cstdint>

@@ -12,7 +12,7 @@
 #include "server/net/parked_gets.h"
 #include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
-#include "server/net/thrift_put.h"
+#include "server/net/thrift_hot.h"
 
 namespace saker::net {
 namespace {
@@ -46,8 +46,10 @@ void Throw(const ExnCob& exn_cob, const Status& s) {
   exn_cob(TDelayedException::delayException(ToError(s)));
 }
 
-std::string SubName(const std::string& queue, const std::string& sub) {
-  return sub.empty() ? queue : queue + "+" + sub;
+std::string SubName(std::string_view queue, std::string_view sub) {
+  std::string name(queue);
+  if (!sub.empty()) name.append("+").append(sub);
+  return name;
 }
 
 queue::StartPosition ToStart(const api::StartPosition& p) {
@@ -83,6 +85,38 @@ api::SubscriptionInfo ToInfo(const queue::SubscriptionStats& s) {
 void CountPut(Context* ctx, int64_t start_us, uint32_t accepted) {
   ctx->counters()->put_latency.Record(static_cast<uint64_t>(MonotonicMicros() - start_us));
   ctx->counters()->total_items += accepted;
+}
+
+}  // namespace
+
+struct ThriftSession::State : std::enable_shared_from_this<ThriftSession::State> {
+  explicit State(Context* c) : ctx(c) {}
+  Context* ctx;
+  std::weak_ptr<Connection> conn;
+  bool closed = false;
+  ParkedGets parked;
+  std::shared_ptr<api::SakerAsyncProcessor> processor;
+  int64_t request_start_us = 0;  // of the frame being dispatched
+};
+
+namespace {
+
+// Starts a get that a disconnect cancels, counted alike on the generated and hand-decoded path.
+void StartGet(ThriftSession::State* state, std::string_view name, const queue::GetOptions& options,
+              queue::GetDone done) {
+  int64_t start_us = state->request_start_us;
+  admin::ServerCounters* c = state->ctx->counters();
+  state->parked.Start(
+      state->ctx->engine(), name, options,
+      [c, start_us, done = std::move(done)](Result<std::vector<queue::Delivery>> r) {
+        if (r.ok() && !r->empty()) {
+          c->get_hits++;
+          c->get_latency.Record(static_cast<uint64_t>(MonotonicMicros() - start_us));
+        } else {
+          c->get_misses++;
+        }
+        done(std::move(r));
+      });
 }
 
 }  // namespace
@@ -142,43 +176,14 @@ class Service final : public api::SakerCobSvIf {
                    ExnCob exn_cob) override;
 
  private:
-  // Starts a get and remembers its handle so a disconnect can cancel it.
-  void StartGet(const std::string& name, const queue::GetOptions& options, queue::GetDone done);
   queue::QueueManager* engine();
   admin::ServerCounters* counters();
 
   ThriftSession::State* state_;
 };
 
-struct ThriftSession::State : std::enable_shared_from_this<ThriftSession::State> {
-  explicit State(Context* c) : ctx(c) {}
-  Context* ctx;
-  std::weak_ptr<Connection> conn;
-  bool closed = false;
-  ParkedGets parked;
-  std::shared_ptr<api::SakerAsyncProcessor> processor;
-  int64_t request_start_us = 0;  // of the frame being dispatched
-};
-
 queue::QueueManager* Service::engine() { return state_->ctx->engine(); }
 admin::ServerCounters* Service::counters() { return state_->ctx->counters(); }
-
-void Service::StartGet(const std::string& name, const queue::GetOptions& options,
-                       queue::GetDone done) {
-  int64_t start_us = state_->request_start_us;
-  admin::ServerCounters* c = counters();
-  state_->parked.Start(
-      engine(), name, options,
-      [c, start_us, done = std::move(done)](Result<std::vector<queue::Delivery>> r) {
-        if (r.ok() && !r->empty()) {
-          c->get_hits++;
-          c->get_latency.Record(static_cast<uint64_t>(MonotonicMicros() - start_us));
-        } else {
-          c->get_misses++;
-        }
-        done(std::move(r));
-      });
-}
 
 void Service::put(std::function<void(int32_t const&)> cob, const std::string& queue_name,
                   const std::vector<std::string>& items, const int32_t expiration_msec) {
@@ -209,7 +214,7 @@ void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
   o.fill = true;  // Kestrel: wait for max_items or the deadline
   o.reliable = auto_abort_msec > 0;
   o.lease_ms = std::max<int32_t>(0, auto_abort_msec);
-  StartGet(queue_name, o, [cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
+  StartGet(state_, queue_name, o, [cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
     std::vector<kestrel::Item> items;
     if (r.ok()) {
       items.reserve(r->size());
@@ -245,29 +250,30 @@ void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
   o.peek = true;
   auto state = state_->shared_from_this();
   std::string name = queue_name;
-  StartGet(name, o, [state, name, cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
-    kestrel::QueueInfo info;
-    if (r.ok() && !r->empty()) {
-      info.__set_head_item(std::string(r->front().payload));
-    }
-    auto parsed = queue::ParseQueueName(name);
-    auto stats = state->ctx->engine()->GetQueueStats(parsed.ok() ? parsed->queue : name);
-    if (stats.ok()) {
-      const queue::SubscriptionStats* sub = nullptr;
-      for (const auto& s : stats->subscriptions) {
-        if (parsed.ok() && s.name == parsed->subscription) sub = &s;
-      }
-      info.bytes = static_cast<int64_t>(stats->bytes);
-      info.journal_bytes = static_cast<int64_t>(stats->log_bytes);
-      if (sub != nullptr) {
-        info.items = static_cast<int64_t>(sub->depth);
-        info.age = sub->oldest_age_ms;
-        info.waiters = static_cast<int32_t>(sub->waiters);
-        info.open_transactions = static_cast<int32_t>(sub->leased);
-      }
-    }
-    cob(info);
-  });
+  StartGet(state_, name, o,
+           [state, name, cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
+             kestrel::QueueInfo info;
+             if (r.ok() && !r->empty()) {
+               info.__set_head_item(std::string(r->front().payload));
+             }
+             auto parsed = queue::ParseQueueName(name);
+             auto stats = state->ctx->engine()->GetQueueStats(parsed.ok() ? parsed->queue : name);
+             if (stats.ok()) {
+               const queue::SubscriptionStats* sub = nullptr;
+               for (const auto& s : stats->subscriptions) {
+                 if (parsed.ok() && s.name == parsed->subscription) sub = &s;
+               }
+               info.bytes = static_cast<int64_t>(stats->bytes);
+               info.journal_bytes = static_cast<int64_t>(stats->log_bytes);
+               if (sub != nullptr) {
+                 info.items = static_cast<int64_t>(sub->depth);
+                 info.age = sub->oldest_age_ms;
+                 info.waiters = static_cast<int32_t>(sub->waiters);
+                 info.open_transactions = static_cast<int32_t>(sub->leased);
+               }
+             }
+             cob(info);
+           });
 }
 
 void Service::flush_queue(std::function<void()> cob, const std::string& queue_name) {
@@ -354,7 +360,7 @@ void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)>
   o.reliable = true;
   o.lease_ms = std::max<int32_t>(0, lease_ms);
   StartGet(
-      SubName(queue, subscription), o,
+      state_, SubName(queue, subscription), o,
       [cob = std::move(cob), exn_cob = std::move(exn_cob)](Result<std::vector<queue::Delivery>> r) {
         if (!r.ok()) return Throw(exn_cob, r.status());
         std::vector<api::LeasedItem> items;
@@ -513,7 +519,8 @@ void ThriftSession::OnData(Connection* conn) {
       return;
     }
     // The generated processor answers even a oneway call to an unknown method: drop that.
-    if (TryPut(conn, *header, frame.payload.substr(header->size))) {
+    state_->request_start_us = MonotonicMicros();
+    if (TryHotCall(conn, *header, frame.payload.substr(header->size))) {
       conn->Consume(frame.consumed);
       continue;
     }
@@ -528,7 +535,6 @@ void ThriftSession::OnData(Connection* conn) {
     auto out = MakeOutputProtocol(obuf);
     std::weak_ptr<Connection> weak = state_->conn;
     auto state = state_;
-    state_->request_start_us = MonotonicMicros();
     try {
       state_->processor->process(
           [weak, slot, obuf, out, state, oneway](bool healthy) {
@@ -561,12 +567,25 @@ void ThriftSession::OnData(Connection* conn) {
   }
 }
 
+bool ThriftSession::TryHotCall(Connection* conn, const MessageHeader& header,
+                               std::string_view args) {
+  if (header.type != static_cast<uint8_t>(MessageType::kCall)) return false;
+  const std::string_view method = header.name;
+  if (method == "put_items" || method == "put") return TryPut(conn, header, args);
+  if (method == "get_items") return TryGetItems(conn, header, args);
+  if (method != "ack") return false;
+  thread_local std::vector<uint64_t> ids;
+  if (!DecodeAckArgs(args, &ids)) return false;
+  const auto acked = static_cast<int32_t>(state_->ctx->engine()->Ack(ids));
+  thread_local std::string reply;
+  reply.clear();
+  AppendI32Reply(&reply, "ack", header.seqid, acked);
+  conn->Send(reply);
+  return true;
+}
+
 bool ThriftSession::TryPut(Connection* conn, const MessageHeader& header, std::string_view args) {
   const bool native = header.name == "put_items";
-  if (header.type != static_cast<uint8_t>(MessageType::kCall) ||
-      (!native && header.name != "put")) {
-    return false;
-  }
   Context* ctx = state_->ctx;
   const int64_t now = ctx->clock()->NowWallMs();
   PutCall call;
@@ -575,10 +594,9 @@ bool ThriftSession::TryPut(Connection* conn, const MessageHeader& header, std::s
   }
   ctx->counters()->cmd_set++;
   const Connection::Slot slot = conn->Reserve();
-  const int64_t start_us = MonotonicMicros();
   ctx->engine()->Put(call.queue, std::move(call.items),
-                     [ctx, weak = state_->conn, slot, seqid = header.seqid, start_us,
-                      native](Result<queue::PutResult> r) {
+                     [ctx, weak = state_->conn, slot, seqid = header.seqid,
+                      start_us = state_->request_start_us, native](Result<queue::PutResult> r) {
                        const uint32_t accepted = r.ok() ? r->accepted : 0;
                        CountPut(ctx, start_us, accepted);
                        auto c = weak.lock();
@@ -590,10 +608,34 @@ bool ThriftSession::TryPut(Connection* conn, const MessageHeader& header, std::s
                          AppendPutItemsReply(&reply, seqid, r);
                        } else {
                          if (!r.ok()) Log().debug("thrift put refused: {}", r.status().ToString());
-                         AppendKestrelPutReply(&reply, seqid, static_cast<int32_t>(accepted));
+                         AppendI32Reply(&reply, "put", seqid, static_cast<int32_t>(accepted));
                        }
                        c->Reply(slot, reply);
                      });
+  return true;
+}
+
+bool ThriftSession::TryGetItems(Connection* conn, const MessageHeader& header,
+                                std::string_view args) {
+  GetItemsCall call;
+  if (!DecodeGetItemsArgs(args, &call) || call.max_items <= 0) return false;
+  state_->ctx->counters()->cmd_get++;
+  queue::GetOptions o;
+  o.max_items = static_cast<uint32_t>(call.max_items);
+  o.timeout_ms = std::max<int32_t>(0, call.wait_ms);
+  o.reliable = true;
+  o.lease_ms = std::max<int32_t>(0, call.lease_ms);
+  const Connection::Slot slot = conn->Reserve();
+  StartGet(
+      state_.get(), SubName(call.queue, call.subscription), o,
+      [weak = state_->conn, slot, seqid = header.seqid](Result<std::vector<queue::Delivery>> r) {
+        auto c = weak.lock();
+        if (!c || c->closed()) return;
+        thread_local std::string reply;
+        reply.clear();
+        AppendGetItemsReply(&reply, seqid, r);
+        c->Reply(slot, reply);
+      });
   return true;
 }
 

@@ -24,9 +24,11 @@ class ThriftSession final : public ProtocolHandler {
   struct State;  // shared with completions still in flight
 
  private:
-  // Serves a well-formed put or put_items without the generated processor (thrift_put.h);
-  // false leaves the frame to the processor.
+  // Serve a well-formed put, put_items, get_items or ack without the generated processor
+  // (thrift_hot.h); false leaves the frame to the processor.
+  bool TryHotCall(Connection* conn, const MessageHeader& header, std::string_view args);
   bool TryPut(Connection* conn, const MessageHeader& header, std::string_view args);
+  bool TryGetItems(Connection* conn, const MessageHeader& header, std::string_view args);
 
   std::shared_ptr<State> state_;
   size_t max_frame_bytes_;

@@ -1,5 +1,5 @@
 // libFuzzer target for Thrift argument decoding: each frame's arguments go through the
-// hand-written put decoders (server/net/thrift_put.h), then through the generated cob_style
+// hand-written put decoders (server/net/thrift_hot.h), then through the generated cob_style
 // processor (SakerAsyncProcessor over the no-op SakerCobSvNull handler) with the frame-bounded
 // protocols of server/net/thrift_codec.h, as ThriftSession should. libthrift throws on bad input;
 // the server catches std::exception and closes, so exceptions are fine here. What must not happen:
@@ -15,7 +15,7 @@
 #include "Saker.h"
 #include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
-#include "server/net/thrift_put.h"
+#include "server/net/thrift_hot.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
-// The hand-decoded put path against the generated code as the oracle: what libthrift writes
+// The hand-decoded hot calls against the generated code as the oracle: what libthrift writes
 // decodes to the same items, and the replies are byte for byte what it would write.
-#include "server/net/thrift_put.h"
+#include "server/net/thrift_hot.h"
 
 #include <gtest/gtest.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -52,7 +52,7 @@ api::Saker_put_items_args NativeArgs() {
   return a;
 }
 
-TEST(ThriftPutTest, DecodesWhatLibthriftWritesForPutItems) {
+TEST(ThriftHotTest, DecodesWhatLibthriftWritesForPutItems) {
   std::string bytes = Written(NativeArgs());
   PutCall call;
   ASSERT_TRUE(DecodePutItemsArgs(bytes, kNow, &call));
@@ -67,7 +67,7 @@ TEST(ThriftPutTest, DecodesWhatLibthriftWritesForPutItems) {
   EXPECT_EQ(call.items[2].payload, "");
 }
 
-TEST(ThriftPutTest, DecodesWhatLibthriftWritesForKestrelPut) {
+TEST(ThriftHotTest, DecodesWhatLibthriftWritesForKestrelPut) {
   kestrel::Kestrel_put_args a;
   a.queue_name = "q";
   a.items = {"one", "two"};
@@ -87,7 +87,7 @@ TEST(ThriftPutTest, DecodesWhatLibthriftWritesForKestrelPut) {
   EXPECT_EQ(never.items[0].expiry_ms, 0);
 }
 
-TEST(ThriftPutTest, EveryTruncationIsLeftToTheProcessor) {
+TEST(ThriftHotTest, EveryTruncationIsLeftToTheProcessor) {
   std::string bytes = Written(NativeArgs());
   for (size_t n = 0; n < bytes.size(); ++n) {
     PutCall call;
@@ -95,7 +95,7 @@ TEST(ThriftPutTest, EveryTruncationIsLeftToTheProcessor) {
   }
 }
 
-TEST(ThriftPutTest, OddShapesAreLeftToTheProcessor) {
+TEST(ThriftHotTest, OddShapesAreLeftToTheProcessor) {
   // An unknown field 9 (i32) before the stop: the generated code skips it; we do not decode.
   std::string bytes = Written(NativeArgs());
   bytes.insert(bytes.size() - 1, std::string("\x08\x00\x09\x00\x00\x00\x01", 7));
@@ -117,7 +117,7 @@ TEST(ThriftPutTest, OddShapesAreLeftToTheProcessor) {
   EXPECT_FALSE(DecodeKestrelPutArgs(wrong_elem, kNow, &call));
 }
 
-TEST(ThriftPutTest, PutItemsReplyIsWhatLibthriftWrites) {
+TEST(ThriftHotTest, PutItemsReplyIsWhatLibthriftWrites) {
   queue::PutResult r;
   r.accepted = 2;
   r.offsets = {7, 1ull << 40};
@@ -138,7 +138,7 @@ TEST(ThriftPutTest, PutItemsReplyIsWhatLibthriftWrites) {
   EXPECT_EQ(Unframed(frame), Written(expected, "put_items", 43));
 }
 
-TEST(ThriftPutTest, PutItemsErrorIsTheDeclaredException) {
+TEST(ThriftHotTest, PutItemsErrorIsTheDeclaredException) {
   api::Saker_put_items_result expected;
   expected.err.code = static_cast<int32_t>(StatusCode::kInvalidArgument);
   expected.err.message = "bad queue name";
@@ -149,13 +149,99 @@ TEST(ThriftPutTest, PutItemsErrorIsTheDeclaredException) {
   EXPECT_EQ(Unframed(frame), Written(expected, "put_items", -1));
 }
 
-TEST(ThriftPutTest, KestrelPutReplyIsWhatLibthriftWrites) {
+TEST(ThriftHotTest, KestrelPutReplyIsWhatLibthriftWrites) {
   kestrel::Kestrel_put_result expected;
   expected.success = 3;
   expected.__isset.success = true;
   std::string frame;
-  AppendKestrelPutReply(&frame, 9, 3);
+  AppendI32Reply(&frame, "put", 9, 3);
   EXPECT_EQ(Unframed(frame), Written(expected, "put", 9));
+}
+
+TEST(ThriftHotTest, DecodesWhatLibthriftWritesForGetItemsAndAck) {
+  api::Saker_get_items_args g;
+  g.queue = "jobs";
+  g.subscription = "audit";
+  g.max_items = 32;
+  g.wait_ms = 100;
+  g.lease_ms = 30000;
+  std::string bytes = Written(g);
+  GetItemsCall call;
+  ASSERT_TRUE(DecodeGetItemsArgs(bytes, &call));
+  EXPECT_EQ(call.queue, "jobs");
+  EXPECT_EQ(call.subscription, "audit");
+  EXPECT_EQ(call.max_items, 32);
+  EXPECT_EQ(call.wait_ms, 100);
+  EXPECT_EQ(call.lease_ms, 30000);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    GetItemsCall cut;
+    EXPECT_FALSE(DecodeGetItemsArgs(bytes.substr(0, n), &cut)) << n;
+  }
+
+  api::Saker_ack_args a;
+  a.queue = "jobs";
+  a.lease_ids = {1, int64_t{1} << 50, 3};
+  std::vector<uint64_t> ids;
+  ASSERT_TRUE(DecodeAckArgs(Written(a), &ids));
+  EXPECT_EQ(ids, (std::vector<uint64_t>{1, uint64_t{1} << 50, 3}));
+  std::string ack_bytes = Written(a);
+  for (size_t n = 0; n < ack_bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeAckArgs(ack_bytes.substr(0, n), &ids)) << n;
+  }
+}
+
+TEST(ThriftHotTest, GetItemsReplyIsWhatLibthriftWrites) {
+  std::vector<queue::Delivery> got(2);
+  got[0].lease_id = 77;
+  got[0].offset = 5;
+  got[0].delivery_count = 1;
+  got[0].timestamp_ms = kNow;
+  got[0].payload = "first";
+  got[1].lease_id = uint64_t{1} << 60;
+  got[1].offset = 6;
+  got[1].delivery_count = 3;
+  got[1].timestamp_ms = kNow + 1;
+  got[1].expiry_ms = kNow + 60'000;
+  got[1].payload = std::string_view("\0bin", 4);
+  api::Saker_get_items_result expected;
+  for (const queue::Delivery& d : got) {
+    api::LeasedItem& i = expected.success.emplace_back();
+    i.lease_id = static_cast<int64_t>(d.lease_id);
+    i.offset = static_cast<int64_t>(d.offset);
+    i.delivery_count = static_cast<int32_t>(d.delivery_count);
+    i.data = std::string(d.payload);
+    i.put_at_ms = d.timestamp_ms;
+    i.expires_at_ms = d.expiry_ms;
+  }
+  expected.__isset.success = true;
+  std::string frame;
+  AppendGetItemsReply(&frame, 5, Result<std::vector<queue::Delivery>>(got));
+  EXPECT_EQ(Unframed(frame), Written(expected, "get_items", 5));
+
+  std::vector<queue::Delivery> none;
+  api::Saker_get_items_result empty;
+  empty.__isset.success = true;
+  frame.clear();
+  AppendGetItemsReply(&frame, 6, Result<std::vector<queue::Delivery>>(none));
+  EXPECT_EQ(Unframed(frame), Written(empty, "get_items", 6));
+
+  api::Saker_get_items_result error;
+  error.err.code = static_cast<int32_t>(StatusCode::kNotFound);
+  error.err.message = "no subscription jobs+x";
+  error.__isset.err = true;
+  frame.clear();
+  AppendGetItemsReply(
+      &frame, 7, Result<std::vector<queue::Delivery>>(Status::NotFound("no subscription jobs+x")));
+  EXPECT_EQ(Unframed(frame), Written(error, "get_items", 7));
+}
+
+TEST(ThriftHotTest, AckReplyIsWhatLibthriftWrites) {
+  api::Saker_ack_result expected;
+  expected.success = 31;
+  expected.__isset.success = true;
+  std::string frame;
+  AppendI32Reply(&frame, "ack", 11, 31);
+  EXPECT_EQ(Unframed(frame), Written(expected, "ack", 11));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "server/net/thrift_put.h"
+#include "server/net/thrift_hot.h"
 
 #include "server/net/thrift_binary.h"
 #include "server/net/thrift_frame.h"
@@ -63,6 +63,50 @@ void AppendError(std::string* out, const Status& st) {
 }
 
 }  // namespace
+
+bool DecodeGetItemsArgs(std::string_view args, GetItemsCall* out) {
+  Reader r(args);
+  bool seen[6] = {};
+  while (true) {
+    uint8_t type = r.Byte();
+    if (type == tbin::kStop) return r.ok() && seen[1] && seen[2] && seen[3];
+    int16_t id = r.I16();
+    if (!r.ok() || id < 1 || id > 5 || seen[id]) return false;
+    seen[id] = true;
+    if (id <= 2 && type == tbin::kString) {
+      (id == 1 ? out->queue : out->subscription) = r.String();
+    } else if (id >= 3 && type == tbin::kI32) {
+      int32_t v = r.I32();
+      if (id == 3) out->max_items = v;
+      if (id == 4) out->wait_ms = v;
+      if (id == 5) out->lease_ms = v;
+    } else {
+      return false;
+    }
+  }
+}
+
+bool DecodeAckArgs(std::string_view args, std::vector<uint64_t>* lease_ids) {
+  Reader r(args);
+  bool seen[3] = {};
+  while (true) {
+    uint8_t type = r.Byte();
+    if (type == tbin::kStop) return r.ok() && seen[1] && seen[2];
+    int16_t id = r.I16();
+    if (!r.ok() || id < 1 || id > 2 || seen[id]) return false;
+    seen[id] = true;
+    if (id == 1 && type == tbin::kString) {
+      r.String();
+    } else if (id == 2 && type == tbin::kList) {
+      int32_t n = ListSize(r, tbin::kI64);
+      if (n < 0) return false;
+      lease_ids->resize(static_cast<size_t>(n));
+      for (uint64_t& lease : *lease_ids) lease = static_cast<uint64_t>(r.I64());
+    } else {
+      return false;
+    }
+  }
+}
 
 bool DecodePutItemsArgs(std::string_view args, int64_t now_wall_ms, PutCall* out) {
   Reader r(args);
@@ -142,10 +186,47 @@ void AppendPutItemsReply(std::string* out, int32_t seqid, const Result<queue::Pu
   tbin::PatchFrameLength(out, at);
 }
 
-void AppendKestrelPutReply(std::string* out, int32_t seqid, int32_t accepted) {
-  const size_t at = BeginReply(out, "put", seqid);
+void AppendGetItemsReply(std::string* out, int32_t seqid,
+                         const Result<std::vector<queue::Delivery>>& r) {
+  const size_t at = BeginReply(out, "get_items", seqid);
+  if (!r.ok()) {
+    // Saker_get_items_result { 1: SakerError err }
+    tbin::AppendFieldHeader(out, tbin::kStruct, 1);
+    AppendError(out, r.status());
+  } else {
+    // Saker_get_items_result { 0: list<LeasedItem> success }
+    size_t bytes = 0;
+    for (const queue::Delivery& d : *r) bytes += 64 + d.payload.size();
+    out->reserve(out->size() + bytes + 16);
+    tbin::AppendFieldHeader(out, tbin::kList, 0);
+    out->push_back(static_cast<char>(tbin::kStruct));
+    tbin::AppendBe32(out, static_cast<uint32_t>(r->size()));
+    for (const queue::Delivery& d : *r) {
+      // LeasedItem { 1: i64 lease_id, 2: i64 offset, 3: i32 delivery_count, 4: binary data,
+      //              5: i64 put_at_ms, 6: i64 expires_at_ms }
+      tbin::AppendFieldHeader(out, tbin::kI64, 1);
+      tbin::AppendBe64(out, d.lease_id);
+      tbin::AppendFieldHeader(out, tbin::kI64, 2);
+      tbin::AppendBe64(out, d.offset);
+      tbin::AppendFieldHeader(out, tbin::kI32, 3);
+      tbin::AppendBe32(out, d.delivery_count);
+      tbin::AppendFieldHeader(out, tbin::kString, 4);
+      tbin::AppendString(out, d.payload);
+      tbin::AppendFieldHeader(out, tbin::kI64, 5);
+      tbin::AppendBe64(out, static_cast<uint64_t>(d.timestamp_ms));
+      tbin::AppendFieldHeader(out, tbin::kI64, 6);
+      tbin::AppendBe64(out, static_cast<uint64_t>(d.expiry_ms));
+      out->push_back(static_cast<char>(tbin::kStop));
+    }
+  }
+  out->push_back(static_cast<char>(tbin::kStop));
+  tbin::PatchFrameLength(out, at);
+}
+
+void AppendI32Reply(std::string* out, std::string_view method, int32_t seqid, int32_t value) {
+  const size_t at = BeginReply(out, method, seqid);
   tbin::AppendFieldHeader(out, tbin::kI32, 0);
-  tbin::AppendBe32(out, static_cast<uint32_t>(accepted));
+  tbin::AppendBe32(out, static_cast<uint32_t>(value));
   out->push_back(static_cast<char>(tbin::kStop));
   tbin::PatchFrameLength(out, at);
 }
