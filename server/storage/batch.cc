@@ -110,10 +110,15 @@ Result<BatchPtr> Batch::Parse(std::string bytes) {
 
 void BatchBuilder::Add(int64_t timestamp_ms, int64_t expiry_ms, std::string_view key,
                        std::string_view payload) {
-  // The header is filled in by Finish; reserving its room here saves a copy of the body.
-  if (body_.empty()) body_.assign(kBatchHeaderBytes, '\0');
+  size_t record_bytes = kRecordHeaderBytes + key.size() + payload.size();
+  if (body_.empty()) {
+    // The header is filled in by Finish; reserving its room here saves a copy of the body,
+    // and reserving the first record too makes a one-record batch one allocation.
+    body_.reserve(kBatchHeaderBytes + record_bytes);
+    body_.assign(kBatchHeaderBytes, '\0');
+  }
   char h[kRecordHeaderBytes];
-  EncodeFixed32(h, static_cast<uint32_t>(kRecordFixedAfterLength + key.size() + payload.size()));
+  EncodeFixed32(h, static_cast<uint32_t>(record_bytes - kRecordLengthBytes));
   EncodeFixed64(h + 4, static_cast<uint64_t>(timestamp_ms));
   EncodeFixed64(h + 12, static_cast<uint64_t>(expiry_ms));
   EncodeFixed32(h + 20, static_cast<uint32_t>(key.size()));
