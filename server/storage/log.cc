@@ -29,6 +29,9 @@ constexpr size_t kSegmentNameDigits = 20;
 constexpr size_t kIndexEntryBytes = 16;
 constexpr size_t kMinReadChunk = 64 << 10;
 constexpr size_t kMaxReadChunk = 4 << 20;
+constexpr uint64_t kPage = 4096;
+// Zeros an append writes after its data up to the next page boundary (AppendAll).
+const char kZeroPage[kPage] = {};
 
 bool ParseSegmentName(const std::string& name, uint64_t* base_offset) {
   if (name.size() != kSegmentNameDigits + 4 || !name.ends_with(".log")) return false;
@@ -137,17 +140,17 @@ Status Log::Fail(Status status) {
   return status;
 }
 
-Status Log::WriteAt(Segment& seg, const iovec* iov, int iovcnt, uint64_t position) {
+// `iov` is consumed: a short write advances it past what was written.
+Status Log::WriteAt(Segment& seg, std::vector<iovec>& iov, uint64_t position) {
   if (fault_) {
     Status st = fault_(FileOp::kWrite);
     if (!st.ok()) return Fail(std::move(st));
   }
   auto file = FileOf(seg);
   if (!file.ok()) return Fail(file.status());
-  std::vector<iovec> rest(iov, iov + iovcnt);
   size_t first = 0;
-  while (first < rest.size()) {
-    ssize_t n = ::pwritev((*file)->fd(), rest.data() + first, static_cast<int>(rest.size() - first),
+  while (first < iov.size()) {
+    ssize_t n = ::pwritev((*file)->fd(), iov.data() + first, static_cast<int>(iov.size() - first),
                           static_cast<off_t>(position));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -156,10 +159,10 @@ Status Log::WriteAt(Segment& seg, const iovec* iov, int iovcnt, uint64_t positio
     position += static_cast<uint64_t>(n);
     // Short write: skip what was written and go on with the rest.
     size_t left = static_cast<size_t>(n);
-    while (first < rest.size() && left >= rest[first].iov_len) left -= rest[first++].iov_len;
-    if (first < rest.size()) {
-      rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + left;
-      rest[first].iov_len -= left;
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (first < iov.size()) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
     }
   }
   active_dirty_ = true;
@@ -491,7 +494,7 @@ Status Log::Roll(uint64_t base_offset) {
 
 // The writer never waits for more than one piece of a zero-fill: tail_wanted_ makes
 // Preallocate stop at the next piece.
-void Log::ReserveTail(uint64_t end) {
+uint64_t Log::ReserveTail(uint64_t end) {
   std::unique_lock<std::mutex> lock(alloc_mu_);
   if (allocating_ && end > allocated_) {
     tail_wanted_ = true;
@@ -499,6 +502,7 @@ void Log::ReserveTail(uint64_t end) {
     tail_wanted_ = false;
   }
   allocated_ = std::max(allocated_, end);
+  return allocated_;
 }
 
 void Log::ClaimTail() {
@@ -519,7 +523,6 @@ void Log::ReleaseTail(std::shared_ptr<Segment> seg, uint64_t file_size) {
 }
 
 uint64_t Log::PreallocationLimit() const {
-  constexpr uint64_t kPage = 4096;
   return (options_.segment_bytes + kPage - 1) / kPage * kPage;
 }
 
@@ -547,7 +550,6 @@ uint64_t Log::PreallocationChunk(uint64_t data_end) const {
 // aligned leaves a hole of less than a page, filled by the next append.
 Status Log::Preallocate() {
   static auto& log = logging::Get("storage");
-  constexpr uint64_t kPage = 4096;
   constexpr size_t kZeroBytes = 1 << 20;
   static char* const zeros = [] {
     void* p = nullptr;
@@ -614,15 +616,21 @@ Status Log::Preallocate() {
 }
 
 Status Log::Append(const Batch& batch) {
-  // A non-owning BatchPtr: AppendAll only reads it during the call.
-  BatchPtr ptr(std::shared_ptr<const Batch>(), &batch);
-  return AppendAll({ptr});
+  const Batch* one = &batch;
+  return AppendAll(std::span<const Batch* const>(&one, 1));
 }
 
 Status Log::AppendAll(const std::vector<BatchPtr>& batches) {
+  std::vector<const Batch*> borrowed;
+  borrowed.reserve(batches.size());
+  for (const auto& b : batches) borrowed.push_back(b.get());
+  return AppendAll(borrowed);
+}
+
+Status Log::AppendAll(std::span<const Batch* const> batches) {
   if (failed()) return Status::IOError(options_.name + ": log is fail-stop");
   uint64_t expected = next_offset();
-  for (const auto& b : batches) {
+  for (const Batch* b : batches) {
     if (b->base_offset() != expected) {
       return Status::InvalidArgument(options_.name + ": batch base offset " +
                                      std::to_string(b->base_offset()) + ", expected " +
@@ -631,7 +639,6 @@ Status Log::AppendAll(const std::vector<BatchPtr>& batches) {
     expected = b->end_offset();
   }
   size_t i = 0;
-  std::vector<iovec> iov;
   while (i < batches.size()) {
     Segment* seg = segments_.back().get();
     uint64_t size = seg->size.load(std::memory_order_relaxed);
@@ -643,18 +650,28 @@ Status Log::AppendAll(const std::vector<BatchPtr>& batches) {
       seg = segments_.back().get();
       size = 0;
     }
-    iov.clear();
+    iov_.clear();
     uint64_t run_bytes = 0;
     size_t j = i;
-    while (j < batches.size() && iov.size() < IOV_MAX &&
+    while (j < batches.size() && iov_.size() < IOV_MAX - 1 &&
            (j == i || size + run_bytes + batches[j]->size_bytes() <= options_.segment_bytes)) {
       AddIndexEntry(*seg, batches[j]->base_offset(), size + run_bytes);
-      iov.push_back(iovec{const_cast<char*>(batches[j]->bytes().data()), batches[j]->size_bytes()});
+      iov_.push_back(
+          iovec{const_cast<char*>(batches[j]->bytes().data()), batches[j]->size_bytes()});
       run_bytes += batches[j]->size_bytes();
       j++;
     }
-    ReserveTail(size + run_bytes);
-    SAKER_RETURN_IF_ERROR(WriteAt(*seg, iov.data(), static_cast<int>(iov.size()), size));
+    uint64_t end = size + run_bytes;
+    uint64_t file_size = ReserveTail(end);
+    // The write also rewrites the zeros after the data up to the next page boundary when
+    // they are already in the file (preallocated, so the file size does not change): a
+    // write ending inside a page that is not in the page cache (the zero-fill went out with
+    // O_DIRECT) makes the kernel read that page from disk first, synchronously.
+    uint64_t page_end = (end + kPage - 1) / kPage * kPage;
+    if (page_end > end && page_end <= file_size) {
+      iov_.push_back(iovec{const_cast<char*>(kZeroPage), page_end - end});
+    }
+    SAKER_RETURN_IF_ERROR(WriteAt(*seg, iov_, size));
     if (size == 0) seg->first_batch_ms = options_.clock->NowWallMs();
     // Publish size before next_offset: a reader that sees an offset finds its bytes.
     seg->size.store(size + run_bytes, std::memory_order_release);

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,8 @@ class Log {
   // Appends several batches, contiguous from next_offset() (else InvalidArgument and nothing
   // is written), with one pwritev per segment they land in.
   Status AppendAll(const std::vector<BatchPtr>& batches);
+  // The same for batches the caller keeps alive during the call (the StorageThread's ops).
+  Status AppendAll(std::span<const Batch* const> batches);
   // fdatasync of the tail if written since the last Sync (a rolled segment was synced when
   // sealed), and fsync of the directory (and of its parent for a new log) if segments were
   // created or deleted. Only after an OK return is what was appended durable.
@@ -140,7 +143,7 @@ class Log {
   std::string SegmentPath(uint64_t base_offset, const char* ext) const;
   Result<std::shared_ptr<File>> FileOf(Segment& seg, bool create = false) const;
   Status Fail(Status status);
-  Status WriteAt(Segment& seg, const iovec* iov, int iovcnt, uint64_t position);
+  Status WriteAt(Segment& seg, std::vector<iovec>& iov, uint64_t position);
   Status SyncFile(Segment& seg);
   Status SyncDir();
   Status Roll(uint64_t base_offset);
@@ -155,8 +158,8 @@ class Log {
   Status RemoveSegmentFiles(const Segment& seg);
   void AddIndexEntry(Segment& seg, uint64_t offset, uint64_t position);
   // Writer: waits until no zero-fill overlaps [.., end) of the tail, then records that the
-  // file reaches at least `end`.
-  void ReserveTail(uint64_t end);
+  // file reaches at least `end`. Returns the tail's file size (data and zeros ahead).
+  uint64_t ReserveTail(uint64_t end);
   // Writer: waits for any zero-fill to finish and keeps new ones out (before cutting or
   // sealing the tail) until ReleaseTail makes `seg`, of `file_size` bytes, the tail.
   void ClaimTail();
@@ -177,6 +180,7 @@ class Log {
   bool dir_dirty_ = false;         // a segment was created or deleted since the last dir fsync
   bool parent_dir_dirty_ = false;  // Open created dir_; its parent needs an fsync too
   std::function<Status(FileOp)> fault_;
+  std::vector<iovec> iov_;  // AppendAll's write vector, kept to save an allocation per call
   // Preallocation state of the tail. Lock order: alloc_mu_ may be taken while holding
   // nothing else; mu_ is never held while waiting on alloc_cv_.
   mutable std::mutex alloc_mu_;
