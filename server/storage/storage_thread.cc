@@ -1,7 +1,8 @@
 // StorageThread: group commit. The loop thread collects appends in pending_; the before-sleep
 // hook moves them under the mutex (a swap) to queued_; the thread takes everything queued,
 // writes each log's batches with one AppendAll (one pwritev), fdatasyncs each `always` log
-// once, and posts every completion of the round back to the loop with one Post.
+// once, and posts the round's ops back to the loop with one Post, which runs their
+// completions and frees their batches there (where they were allocated).
 #include "server/storage/storage_thread.h"
 
 #include <algorithm>
@@ -88,11 +89,11 @@ void StorageThread::AllocatorMain() {
 }
 
 void StorageThread::Append(std::shared_ptr<Log> log, BatchPtr batch, Done done) {
-  pending_.push_back(Op{std::move(log), std::move(batch), nullptr, std::move(done)});
+  pending_.push_back(Op{std::move(log), std::move(batch), nullptr, std::move(done), {}, 0});
 }
 
 void StorageThread::Run(std::function<Status()> work, Done done) {
-  pending_.push_back(Op{nullptr, nullptr, std::move(work), std::move(done)});
+  pending_.push_back(Op{nullptr, nullptr, std::move(work), std::move(done), {}, 0});
 }
 
 void StorageThread::HandOff() {
@@ -106,7 +107,13 @@ void StorageThread::HandOff() {
     }
   }
   pending_.clear();
+  if (pending_.capacity() < spare_.capacity()) pending_.swap(spare_);
   cv_.notify_one();
+}
+
+void StorageThread::Recycle(std::vector<Op> ops) {
+  ops.clear();
+  if (ops.capacity() > spare_.capacity()) spare_.swap(ops);
 }
 
 StorageStats StorageThread::stats() const {
@@ -132,60 +139,53 @@ void StorageThread::Main() {
       stop = stopping_ && ops.empty();
     }
     if (!ops.empty()) {
-      auto completions = Commit(ops);
+      Commit(ops);
+      // The ops go back whole: the loop runs each `done` and frees the batches it made.
+      loop_->Post([target = hook_target_, ops = std::move(ops)]() mutable {
+        for (auto& op : ops) {
+          if (op.done) op.done(std::move(op.status));
+        }
+        // A completion may have destroyed the StorageThread.
+        if (*target != nullptr) (*target)->Recycle(std::move(ops));
+      });
       ops.clear();
-      if (!completions.empty()) {
-        loop_->Post([completions = std::move(completions)]() mutable {
-          for (auto& [done, status] : completions) {
-            if (done) done(std::move(status));
-          }
-        });
-      }
     }
     SyncUnsynced(stop);
     if (stop) return;
   }
 }
 
-std::vector<std::pair<Done, Status>> StorageThread::Commit(std::vector<Op>& ops) {
+void StorageThread::Commit(std::vector<Op>& ops) {
+  // The appends of one log between two Run()s, written with one AppendAll.
   struct Group {
     std::shared_ptr<Log> log;
-    std::vector<BatchPtr> batches;
-    std::vector<Done> dones;
+    std::vector<const Batch*> batches;  // owned by the ops
+    Status status;
   };
-  struct ToSync {
-    std::shared_ptr<Log> log;
-    std::vector<Done> dones;
-  };
-  std::vector<std::pair<Done, Status>> completions;
   std::vector<Group> groups;
-  std::unordered_map<Log*, size_t> group_of;
-  std::vector<ToSync> to_sync;
-  std::unordered_map<Log*, size_t> sync_of;
+  size_t unwritten = 0;                       // groups[unwritten..] are not written yet
+  std::unordered_map<Log*, size_t> group_of;  // log -> its unwritten group
+  std::unordered_map<Log*, Status> synced;    // `always` logs -> their fdatasync's result
+  bool any_failed = false;
   uint64_t appends = 0;
   uint64_t bytes = 0;
   auto now = std::chrono::steady_clock::now();
 
   auto write_groups = [&] {
-    for (auto& g : groups) {
-      Status st = g.log->AppendAll(g.batches);
-      if (!st.ok()) {
-        for (auto& d : g.dones) completions.emplace_back(std::move(d), st);
+    for (; unwritten < groups.size(); unwritten++) {
+      Group& g = groups[unwritten];
+      g.status = g.log->AppendAll(g.batches);
+      if (!g.status.ok()) {
+        any_failed = true;
         continue;
       }
       if (g.log->NeedsPreallocation()) RequestPreallocation(g.log);
       appends += g.batches.size();
-      for (const auto& b : g.batches) bytes += b->size_bytes();
+      for (const Batch* b : g.batches) bytes += b->size_bytes();
       const SyncPolicy& policy = g.log->options().sync;
       if (policy.mode == SyncPolicy::Mode::kAlways) {
-        auto [it, inserted] = sync_of.emplace(g.log.get(), to_sync.size());
-        if (inserted) to_sync.push_back(ToSync{g.log, {}});
-        auto& dones = to_sync[it->second].dones;
-        std::move(g.dones.begin(), g.dones.end(), std::back_inserter(dones));
-        continue;
-      }
-      for (auto& d : g.dones) completions.emplace_back(std::move(d), Status::OK());
-      if (policy.mode == SyncPolicy::Mode::kInterval) {
+        synced.try_emplace(g.log.get());
+      } else if (policy.mode == SyncPolicy::Mode::kInterval) {
         // The first unsynced write sets the deadline; later ones ride the same sync.
         interval_unsynced_.try_emplace(
             g.log.get(), Unsynced{g.log, now + std::chrono::milliseconds(policy.interval_ms)});
@@ -193,7 +193,6 @@ std::vector<std::pair<Done, Status>> StorageThread::Commit(std::vector<Op>& ops)
         never_unsynced_[g.log.get()] = g.log;
       }
     }
-    groups.clear();
     group_of.clear();
   };
 
@@ -201,32 +200,49 @@ std::vector<std::pair<Done, Status>> StorageThread::Commit(std::vector<Op>& ops)
     if (op.log == nullptr) {
       // Run(): everything queued before it must be written first.
       write_groups();
-      completions.emplace_back(std::move(op.done), op.work());
+      op.status = op.work();
       continue;
     }
     if (op.log->failed()) {
-      completions.emplace_back(std::move(op.done),
-                               Status::IOError(op.log->options().name + ": log is fail-stop"));
+      op.status = Status::IOError(op.log->options().name + ": log is fail-stop");
+      op.log.reset();
       continue;
     }
-    auto [it, inserted] = group_of.emplace(op.log.get(), groups.size());
-    if (inserted) groups.push_back(Group{op.log, {}, {}});
-    groups[it->second].batches.push_back(std::move(op.batch));
-    groups[it->second].dones.push_back(std::move(op.done));
+    // Consecutive appends to one log (the common case) skip the map.
+    size_t g = groups.size();
+    if (g > unwritten && groups.back().log == op.log) {
+      g--;
+    } else {
+      auto [it, inserted] = group_of.emplace(op.log.get(), g);
+      if (inserted) groups.push_back(Group{op.log, {}, Status::OK()});
+      g = it->second;
+    }
+    op.group = g;
+    groups[g].batches.push_back(op.batch.get());
+    op.log.reset();  // the group holds the log
   }
   write_groups();
 
   uint64_t syncs = 0;
   uint64_t sync_ns = 0;
-  for (auto& s : to_sync) {
+  for (auto& [log, status] : synced) {
     auto start = std::chrono::steady_clock::now();
     // Nothing is reported durable before this returns OK.
-    Status st = s.log->Sync();
+    status = log->Sync();
     sync_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - start)
                                          .count());
     syncs++;
-    for (auto& d : s.dones) completions.emplace_back(std::move(d), st);
+    if (!status.ok()) any_failed = true;
+  }
+  if (any_failed) {
+    for (auto& g : groups) {
+      auto it = synced.find(g.log.get());
+      if (g.status.ok() && it != synced.end()) g.status = it->second;
+    }
+    for (auto& op : ops) {
+      if (op.batch != nullptr && op.status.ok()) op.status = groups[op.group].status;
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   stats_.appends += appends;
@@ -234,7 +250,6 @@ std::vector<std::pair<Done, Status>> StorageThread::Commit(std::vector<Op>& ops)
   stats_.syncs += syncs;
   stats_.sync_ns_total += sync_ns;
   stats_.commits++;
-  return completions;
 }
 
 void StorageThread::SyncUnsynced(bool all) {

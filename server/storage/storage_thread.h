@@ -1,9 +1,9 @@
 // StorageThread: the one thread that writes segments and meta.db (DESIGN.md Threads). Group
 // commit: everything handed over during one loop iteration reaches it as one hand-off (from a
 // before-sleep hook), becomes one write per log and one fdatasync per log whose sync policy is
-// `always`, and the completions go back to the loop thread as one Post. A second thread, the
-// allocator, keeps each written log's tail zero-filled ahead (Log::Preallocate) so those
-// fdatasyncs write data only.
+// `always`, and the completions go back to the loop thread as one Post, in hand-off order. A
+// second thread, the allocator, keeps each written log's tail zero-filled ahead
+// (Log::Preallocate) so those fdatasyncs write data only.
 #pragma once
 
 #include <chrono>
@@ -51,7 +51,9 @@ class StorageThread {
 
   // Queues `batch` for `log`. Batches of one log are written in call order. `done` runs on the
   // loop thread once the batch is durable at the log's sync policy, or with IOError if the
-  // write or sync failed (the log is then fail-stop and later appends fail at once).
+  // write or sync failed (the log is then fail-stop and later appends fail at once). The
+  // batch is released on the loop thread after `done` ran. Completions of one hand-off run
+  // in call order (Append and Run alike).
   void Append(std::shared_ptr<Log> log, BatchPtr batch, Done done);
 
   // Runs `work` on the storage thread after every append queued before it has been written
@@ -64,17 +66,21 @@ class StorageThread {
 
  private:
   struct Op {
-    std::shared_ptr<Log> log;  // null for Run()
-    BatchPtr batch;
+    std::shared_ptr<Log> log;  // null for Run(); released on the storage thread
+    BatchPtr batch;            // freed on the loop thread, where it was made
     std::function<Status()> work;
     Done done;
+    Status status;     // the result `done` gets, set by the storage thread
+    size_t group = 0;  // storage thread: the op's write group within Commit
   };
   void HandOff();  // before-sleep hook: moves pending_ to the thread
   void Main();
   void AllocatorMain();  // zero-fills tails ahead of the writer (Log::Preallocate)
   void RequestPreallocation(const std::shared_ptr<Log>& log);
-  // Writes (and for `always` logs syncs) one hand-off; returns the completions to post.
-  std::vector<std::pair<Done, Status>> Commit(std::vector<Op>& ops);
+  // Writes (and for `always` logs syncs) one hand-off and sets every op's status.
+  void Commit(std::vector<Op>& ops);
+  // Loop thread: keeps the emptied vector of a completed hand-off for the next one.
+  void Recycle(std::vector<Op> ops);
   // Syncs the `interval` logs whose deadline has passed (and every written log if `all`).
   void SyncUnsynced(bool all);
 
@@ -85,6 +91,7 @@ class StorageThread {
 
   EventLoop* loop_;
   std::vector<Op> pending_;  // loop thread only
+  std::vector<Op> spare_;    // loop thread only: an empty vector with capacity, for pending_
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
