@@ -1,6 +1,7 @@
 // saker::client: Thrift transport, reconnect with backoff, server selection, Consumer.
 #include "client/include/saker/client.h"
 
+#include <thrift/TOutput.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <mutex>
 
 #include "Saker.h"
 
@@ -182,7 +184,13 @@ struct Client::Impl {
 };
 
 Client::Client(Options options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {
+  // libthrift prints its own line to stderr for every socket error; each one also reaches the
+  // caller as a Status, so the duplicate only garbles a program's (e.g. the CLI's) error output.
+  static std::once_flag silence_thrift;
+  std::call_once(silence_thrift,
+                 [] { apache::thrift::GlobalOutput.setOutputFunction([](const char*) {}); });
+}
 
 Client::~Client() = default;
 

@@ -179,6 +179,8 @@ struct PeekInfo {
 enum class ServerStatus { kNotConfigured = 0, kQuiescent = 1, kReadOnly = 2, kUp = 3 };
 
 // One connection per server, opened on first use. Not thread-safe: use one Client per thread.
+// The first Client turns off libthrift's own stderr messages (process-wide): every failure is
+// returned as a Status instead.
 class Client {
  public:
   explicit Client(Options options = {});
