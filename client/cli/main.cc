@@ -96,6 +96,8 @@ int Fail(const Status& s) {
 // Put batches stay well under the Thrift frame limit (16,384,000 bytes on both sides).
 constexpr size_t kBatchItems = 1000;
 constexpr int64_t kBatchBytes = 4 << 20;
+// The largest item one request can carry: the frame less room for the call's other fields.
+constexpr int64_t kMaxItemBytes = 16'384'000 - 1024;
 // Items per get when the queue's mean item size is unknown.
 constexpr int kBatchItemsUnsized = 100;
 
@@ -129,6 +131,11 @@ bool ListItemFiles(const std::vector<std::string>& paths,
     for (const fs::path& file : files) {
       auto size = fs::file_size(file, ec);
       if (ec) return fail(ec.message());
+      if (static_cast<int64_t>(size) > kMaxItemBytes) {
+        std::fprintf(stderr, "saker: %s: %llu bytes; an item can be at most %lld\n", file.c_str(),
+                     static_cast<unsigned long long>(size), static_cast<long long>(kMaxItemBytes));
+        return false;
+      }
       out->emplace_back(file.string(), static_cast<int64_t>(size));
     }
   }
@@ -241,7 +248,8 @@ int main(int argc, char** argv) {
   auto* file_opt = put->add_option("-f,--file", file, "read items, one per line, from this file");
   auto* files_opt = put->add_option("--files", item_files,
                                     "each file is one item, byte for byte; a directory stands for "
-                                    "its regular files, sorted by name (not recursive)");
+                                    "its regular files, sorted by name (not recursive); at most "
+                                    "16,382,976 bytes each");
   items_opt->excludes(file_opt)->excludes(files_opt);
   file_opt->excludes(files_opt);
   put->add_option("--ttl", ttl_ms, "expire after this many ms (0 = never)")

@@ -197,7 +197,8 @@ TEST_F(CliTest, StatusAndUsage) {
   EXPECT_EQ(Saker("--help").code, 0);
   Output down = SakerAt("127.0.0.1:1", "queues");
   EXPECT_EQ(down.code, 1);
-  EXPECT_TRUE(Contains(down.err, "saker: UNAVAILABLE: 127.0.0.1:1: connect")) << down.err;
+  EXPECT_TRUE(down.err.starts_with("saker: UNAVAILABLE: 127.0.0.1:1: connect")) << down.err;
+  EXPECT_EQ(std::count(down.err.begin(), down.err.end(), '\n'), 1) << down.err;
 }
 
 TEST_F(CliTest, HelpListsCommandsAndExitCodes) {
@@ -293,6 +294,11 @@ TEST_F(CliTest, PutLinesFromFileAndBadInputs) {
   EXPECT_EQ(Saker("put q -f " + dir_.Join("nope")).code, 2);
   EXPECT_EQ(Saker("put q inline --files " + dir_.Join("lines")).code, 2);
   EXPECT_EQ(Saker("put q -f " + dir_.Join("lines") + " --files " + dir_.Join("lines")).code, 2);
+  std::filesystem::resize_file(dir_.Join("lines"), 17'000'000);
+  Output huge = Saker("put q --files " + dir_.Join("lines"));
+  EXPECT_EQ(huge.code, 2);
+  EXPECT_EQ(huge.err,
+            "saker: " + dir_.Join("lines") + ": 17000000 bytes; an item can be at most 16382976\n");
   EXPECT_EQ(Saker("peek q").code, 3) << "nothing was put by the refused commands";
 }
 
