@@ -81,7 +81,6 @@ Result<BatchPtr> Batch::Parse(std::string bytes) {
   batch->epoch_ = header->epoch;
   batch->flags_ = header->flags;
   batch->max_timestamp_ms_ = header->max_timestamp_ms;
-  batch->records_.reserve(header->count);
   const std::string& b = batch->bytes_;
   size_t pos = kBatchHeaderBytes;
   for (uint32_t i = 0; i < header->count; i++) {
@@ -101,7 +100,7 @@ Result<BatchPtr> Batch::Parse(std::string bytes) {
     const char* data = b.data() + pos + kRecordHeaderBytes;
     r.key = std::string_view(data, key_length);
     r.payload = std::string_view(data + key_length, length - kRecordFixedAfterLength - key_length);
-    batch->records_.push_back(r);
+    batch->AddRecord(r, header->count);
     pos += kRecordLengthBytes + length;
   }
   if (pos != b.size()) return Status::Corruption("bytes after the last record of the batch");
@@ -156,20 +155,31 @@ BatchPtr BatchBuilder::Finish(uint64_t epoch, uint64_t base_offset, uint16_t fla
   const std::string& b = batch->bytes_;
   batch->max_timestamp_ms_ = static_cast<int64_t>(DecodeFixed64(b.data() + kMaxTimestampPos));
   uint32_t count = DecodeFixed32(b.data() + kCountPos);
-  batch->records_.reserve(count);
   size_t pos = kBatchHeaderBytes;
   for (uint32_t i = 0; i < count; i++) {
     uint32_t length = DecodeFixed32(b.data() + pos);
     uint32_t key_length = DecodeFixed32(b.data() + pos + 20);
     const char* data = b.data() + pos + kRecordHeaderBytes;
-    batch->records_.push_back(RecordView{
-        base_offset + i, static_cast<int64_t>(DecodeFixed64(b.data() + pos + 4)),
-        static_cast<int64_t>(DecodeFixed64(b.data() + pos + 12)),
-        std::string_view(data, key_length),
-        std::string_view(data + key_length, length - kRecordFixedAfterLength - key_length)});
+    batch->AddRecord(
+        RecordView{
+            base_offset + i, static_cast<int64_t>(DecodeFixed64(b.data() + pos + 4)),
+            static_cast<int64_t>(DecodeFixed64(b.data() + pos + 12)),
+            std::string_view(data, key_length),
+            std::string_view(data + key_length, length - kRecordFixedAfterLength - key_length)},
+        count);
     pos += kRecordLengthBytes + length;
   }
   return batch;
+}
+
+void Batch::AddRecord(const RecordView& record, uint32_t total) {
+  if (total == 1) {
+    one_record_ = record;
+  } else {
+    if (records_.empty()) records_.reserve(total);
+    records_.push_back(record);
+  }
+  count_++;
 }
 
 }  // namespace saker::storage

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,9 +57,9 @@ class Batch {
   static Result<BatchPtr> Parse(std::string bytes);
 
   uint64_t base_offset() const { return base_offset_; }
-  uint64_t last_offset() const { return base_offset_ + records_.size() - 1; }
-  uint64_t end_offset() const { return base_offset_ + records_.size(); }  // one past last
-  uint32_t count() const { return static_cast<uint32_t>(records_.size()); }
+  uint64_t last_offset() const { return base_offset_ + count_ - 1; }
+  uint64_t end_offset() const { return base_offset_ + count_; }  // one past last
+  uint32_t count() const { return count_; }
   uint64_t epoch() const { return epoch_; }
   uint16_t flags() const { return flags_; }
   int64_t max_timestamp_ms() const { return max_timestamp_ms_; }
@@ -67,21 +68,30 @@ class Batch {
   size_t size_bytes() const { return bytes_.size(); }
 
   // Record `offset`; precondition base_offset() <= offset <= last_offset().
-  RecordView Record(uint64_t offset) const { return records_[offset - base_offset_]; }
-  const std::vector<RecordView>& records() const { return records_; }
+  RecordView Record(uint64_t offset) const { return records()[offset - base_offset_]; }
+  std::span<const RecordView> records() const {
+    return count_ == 1 ? std::span<const RecordView>(&one_record_, 1)
+                       : std::span<const RecordView>(records_);
+  }
 
  private:
   friend class BatchBuilder;
   Batch() = default;
   // A new empty batch and its shared_ptr control block in one allocation.
   static std::shared_ptr<Batch> Make();
+  // Adds the view of the next record of a batch of `total` records.
+  void AddRecord(const RecordView& record, uint32_t total);
 
   std::string bytes_;
   uint64_t base_offset_ = 0;
   uint64_t epoch_ = 0;
   uint16_t flags_ = 0;
   int64_t max_timestamp_ms_ = 0;
-  std::vector<RecordView> records_;  // views into bytes_
+  uint32_t count_ = 0;
+  // Views into bytes_: a one-record batch (the common single put) keeps its view inline and
+  // costs no allocation for it; larger batches use records_.
+  RecordView one_record_;
+  std::vector<RecordView> records_;
 };
 
 // Accumulates records, then encodes them as one batch. Reusable after Finish().

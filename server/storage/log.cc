@@ -95,9 +95,11 @@ struct Log::Segment {
   int64_t first_batch_ms = 0;
   uint64_t last_index_position = 0;
   std::mutex index_mu;
-  bool index_loaded = false;      // guarded by index_mu
-  std::vector<IndexEntry> index;  // guarded by index_mu; sorted by offset
-  std::mutex file_mu;             // guards own_file
+  bool index_loaded = false;  // guarded by index_mu
+  // Guarded by index_mu, sorted by offset; only the writer changes a tail's, and it may read
+  // that one without the lock.
+  std::vector<IndexEntry> index;
+  std::mutex file_mu;  // guards own_file
 };
 
 Log::Log(std::string dir, LogOptions options) : dir_(std::move(dir)), options_(std::move(options)) {
@@ -349,10 +351,12 @@ Status Log::RecoverTail() {
 }
 
 void Log::AddIndexEntry(Segment& seg, uint64_t offset, uint64_t position) {
-  std::lock_guard<std::mutex> lock(seg.index_mu);
+  // Only the writer changes the tail's index, so it may test it without the lock; readers
+  // take the lock only to read it.
   if (!seg.index.empty() && position - seg.last_index_position < options_.index_interval_bytes) {
     return;
   }
+  std::lock_guard<std::mutex> lock(seg.index_mu);
   seg.index.push_back(IndexEntry{offset, position});
   seg.last_index_position = position;
 }

@@ -79,7 +79,7 @@ class StorageThread {
   void RequestPreallocation(const std::shared_ptr<Log>& log);
   // Writes (and for `always` logs syncs) one hand-off and sets every op's status.
   void Commit(std::vector<Op>& ops);
-  // Loop thread: keeps the emptied vector of a completed hand-off for the next one.
+  // Loop thread: keeps a completed hand-off's ops for HandOff to free, and their vector.
   void Recycle(std::vector<Op> ops);
   // Syncs the `interval` logs whose deadline has passed (and every written log if `all`).
   void SyncUnsynced(bool all);
@@ -92,6 +92,7 @@ class StorageThread {
   EventLoop* loop_;
   std::vector<Op> pending_;  // loop thread only
   std::vector<Op> spare_;    // loop thread only: an empty vector with capacity, for pending_
+  std::vector<Op> spent_;    // loop thread only: completed ops, freed by the next HandOff
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
