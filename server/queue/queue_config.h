@@ -60,7 +60,7 @@ struct QueueConfig {
 struct EngineConfig {
   std::string data_dir = "./data";
   // Recent batches kept in memory for delivery, across every queue (storage::TailCache).
-  uint64_t tail_cache_bytes = 256ull << 20;
+  uint64_t tail_cache_bytes = 64ull << 20;
   // Batches read back from the logs for lagging subscriptions, across every queue.
   uint64_t cold_cache_bytes = 64ull << 20;
   // Cursor changes are committed to meta.db at most this often.
