@@ -213,7 +213,6 @@ void StorageThread::Commit(std::vector<Op>& ops) {
     }
     if (op.log->failed()) {
       op.status = Status::IOError(op.log->options().name + ": log is fail-stop");
-      op.log.reset();
       continue;
     }
     // Consecutive appends to one log (the common case) skip the map.
@@ -227,7 +226,6 @@ void StorageThread::Commit(std::vector<Op>& ops) {
     }
     op.group = g;
     groups[g].batches.push_back(op.batch.get());
-    op.log.reset();  // the group holds the log
   }
   write_groups();
 

@@ -66,8 +66,10 @@ class StorageThread {
 
  private:
   struct Op {
-    std::shared_ptr<Log> log;  // null for Run(); released on the storage thread
-    BatchPtr batch;            // freed on the loop thread, where it was made
+    // Both released on the loop thread, where they were taken: the log's reference count
+    // and the batch's memory stay with one core.
+    std::shared_ptr<Log> log;  // null for Run()
+    BatchPtr batch;
     std::function<Status()> work;
     Done done;
     Status status;     // the result `done` gets, set by the storage thread
