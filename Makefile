@@ -2,7 +2,7 @@
 #   make run        install deps, build, start sakerd on ./data with the default ports
 #   make test       install deps, build, run every test (unit, integration, fuzz smoke)
 #   make unit       the fast in-process tests only
-#   make bench      benchmarks (not tests)
+#   make bench      benchmarks (not tests): log vs fio, W1-W5 vs Redis; BENCH_ROUNDS, BENCH_SECONDS
 #   make asan       every test under AddressSanitizer + UBSan (build/asan)
 #   make format     check formatting; make format-fix rewrites in place
 #   make fuzz       run the fuzz targets longer (FUZZ_SECONDS each)
@@ -13,6 +13,8 @@ JOBS      ?= $(shell nproc)
 CMAKE     ?= cmake
 CTEST_ARGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
+BENCH_ROUNDS ?= 3
+BENCH_SECONDS ?= 5
 
 .PHONY: all deps build test unit integration bench asan format format-fix fuzz run clean
 
@@ -37,7 +39,7 @@ integration: build
 	cd $(BUILD_DIR) && ctest $(CTEST_ARGS) -L integration
 
 bench: build
-	scripts/bench-compare $(BUILD_DIR)
+	scripts/bench-compare $(BUILD_DIR) $(BENCH_ROUNDS) $(BENCH_SECONDS)
 
 asan: deps
 	$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DSAKER_SANITIZE=ON
