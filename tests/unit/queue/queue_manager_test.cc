@@ -507,6 +507,27 @@ TEST_F(QueueManagerTest, RestartKeepsAcksAndRedeliversOpenLeases) {
   EXPECT_EQ(h_.Take("q+s"), (Strings{"b", "c", "d"}));
 }
 
+TEST_F(QueueManagerTest, RestartOpensManyQueuesInParallelAndKeepsEachOnesItems) {
+  // Over 256 queues: recovery opens their logs on several threads (OpenLogsInParallel).
+  constexpr int kQueues = 700;
+  for (int i = 0; i < kQueues; ++i) {
+    std::string n = std::to_string(i);
+    h_.PutOk("many" + n, {"a" + n, "b" + n});
+  }
+  ASSERT_TRUE(h_->CreateSubscription("many7", "s", StartPosition::Earliest()).ok());
+  h_.Take("many7", 1);
+  h_.Restart();
+  EXPECT_EQ(h_->ListQueues().size(), static_cast<size_t>(kQueues));
+  for (int i = 0; i < kQueues; ++i) {
+    std::string n = std::to_string(i);
+    Strings expected = i == 7 ? Strings{"b7"} : Strings{"a" + n, "b" + n};
+    ASSERT_EQ(h_.Take("many" + n), expected) << i;
+  }
+  EXPECT_EQ(h_.Take("many7+s"), (Strings{"a7", "b7"}));
+  h_.PutOk("many699", {"c699"});
+  EXPECT_EQ(h_.Take("many699"), (Strings{"c699"}));
+}
+
 TEST_F(QueueManagerTest, LeaseIdsAreUniqueAcrossRestarts) {
   h_.PutOk("q", {"a"});
   auto g1 = h_.Lease("q");
