@@ -126,6 +126,12 @@ class Log {
   const std::string& dir() const { return dir_; }
   const LogOptions& options() const { return options_; }
 
+  // Writer thread, instead of Sync(): a syncfs() of the log's filesystem returned OK after the
+  // log's last write, so that write and the log's directory entries are durable. Not for a log
+  // with a TEST_SetFault hook (the hook would not see the sync).
+  void MarkSynced() { active_dirty_ = dir_dirty_ = parent_dir_dirty_ = false; }
+  bool has_fault_hook() const { return static_cast<bool>(fault_); }
+
   // Test hook (writer thread, before use): `fault` runs before every write and fdatasync of
   // the log's files; a non-OK Status makes that call fail as the system call would have, so
   // tests can prove fail-stop. An empty function removes the hook.

@@ -1,9 +1,14 @@
 // StorageThread: group commit. The loop thread collects appends in pending_; the before-sleep
 // hook moves them under the mutex (a swap) to queued_; the thread takes everything queued,
 // writes each log's batches with one AppendAll (one pwritev), fdatasyncs each `always` log
-// once, and posts the round's ops back to the loop with one Post, which runs their
-// completions and frees their batches there (where they were allocated).
+// once (or, when a round has many, syncs their filesystem once: SyncFilesystems), and posts the
+// round's ops back to the loop with one Post, which runs their completions and frees their batches
+// there (where they were allocated).
 #include "server/storage/storage_thread.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <unordered_map>
@@ -11,6 +16,35 @@
 #include "server/common/logging.h"
 
 namespace saker::storage {
+namespace {
+
+// From this many `always` logs in one round, one syncfs() per filesystem replaces a
+// fdatasync per log (and an fsync of each new log's directory and of its parent): one journal
+// commit and one cache flush instead of up to three per log. Many queues written at once, or
+// created at once, then cost one flush a round (DESIGN.md W5) rather than one per queue.
+constexpr size_t kSyncfsLogs = 4;
+
+// syncfs() of every filesystem holding one of `logs`' directories; false if a stat or a syncfs
+// failed (the caller then syncs each log by itself, which reports the error to the logs it
+// concerns and puts them in fail-stop).
+bool SyncFilesystems(const std::vector<Log*>& logs) {
+  std::unordered_map<dev_t, const std::string*> devices;
+  for (const Log* log : logs) {
+    struct stat st;
+    if (::stat(log->dir().c_str(), &st) != 0) return false;
+    devices.try_emplace(st.st_dev, &log->dir());
+  }
+  for (const auto& [dev, dir] : devices) {
+    int fd = ::open(dir->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    int rc = ::syncfs(fd);
+    ::close(fd);
+    if (rc != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 StorageThread::StorageThread(EventLoop* loop)
     : loop_(loop), hook_target_(std::make_shared<StorageThread*>(this)) {
@@ -231,6 +265,24 @@ void StorageThread::Commit(std::vector<Op>& ops) {
 
   uint64_t syncs = 0;
   uint64_t sync_ns = 0;
+  if (synced.size() >= kSyncfsLogs) {
+    std::vector<Log*> logs;
+    for (auto& [log, status] : synced) {
+      if (!log->has_fault_hook()) logs.push_back(log);
+    }
+    auto start = std::chrono::steady_clock::now();
+    if (logs.size() >= kSyncfsLogs && SyncFilesystems(logs)) {
+      // Nothing is reported durable before this returned OK.
+      for (Log* log : logs) {
+        log->MarkSynced();
+        synced.erase(log);
+      }
+      syncs++;
+    }
+    sync_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - start)
+                                         .count());
+  }
   for (auto& [log, status] : synced) {
     auto start = std::chrono::steady_clock::now();
     // Nothing is reported durable before this returns OK.

@@ -84,6 +84,26 @@ TEST_F(StorageThreadTest, OneSyncPerLogPerRound) {
   EXPECT_EQ(b->next_offset(), 21u);
 }
 
+TEST_F(StorageThreadTest, ManyLogsInOneRoundShareOneFilesystemSync) {
+  std::vector<std::shared_ptr<Log>> logs;
+  for (int i = 0; i < 8; i++) logs.push_back(OpenLog("many" + std::to_string(i)));
+  storage_.Start();
+  std::vector<uint64_t> next(logs.size(), 1);
+  for (size_t i = 0; i < logs.size(); i++) AppendN(logs[i], 3, &next[i]);
+  ASSERT_TRUE(RunUntil(24));
+  EXPECT_EQ(CountOk(), 24u);
+  EXPECT_EQ(storage_.stats().commits, 1u);
+  EXPECT_EQ(storage_.stats().syncs, 1u);  // one syncfs, not eight fdatasyncs
+  storage_.Stop();
+  for (size_t i = 0; i < logs.size(); i++) {
+    std::string dir = logs[i]->dir();
+    logs[i].reset();
+    auto reopened = Log::Open(dir, LogOptions{});
+    ASSERT_TRUE(reopened.ok());
+    EXPECT_EQ((*reopened)->next_offset(), 4u);
+  }
+}
+
 TEST_F(StorageThreadTest, CompletionsKeepCallOrder) {
   auto log = OpenLog("a");
   storage_.Start();
