@@ -21,15 +21,29 @@ int64_t ExpiryAfter(int64_t now_wall_ms, int64_t ttl_ms) {
   return ttl_ms > 0 ? now_wall_ms + ttl_ms : 0;
 }
 
-// struct PutItem { 1: binary data, 2: optional string key, 3: i64 ttl_ms = 0 }
-bool DecodePutItem(Reader& r, int64_t now_wall_ms, queue::PutItem* item) {
-  bool seen[4] = {};
+// The bit of field `id` in ReadStruct's `seen`.
+constexpr uint32_t Field(int id) { return 1u << id; }
+
+// Reads a struct's fields up to its stop byte: ids must be 1..max_id, each at most once, and
+// `read(id, type)` reads each value, false for a field it does not expect. `seen` gets the
+// fields read. False on any of that, or bytes running out.
+template <typename ReadField>
+bool ReadStruct(Reader& r, int16_t max_id, uint32_t* seen, ReadField read) {
+  *seen = 0;
   while (true) {
     uint8_t type = r.Byte();
     if (type == tbin::kStop) return r.ok();
     int16_t id = r.I16();
-    if (!r.ok() || id < 1 || id > 3 || seen[id]) return false;
-    seen[id] = true;
+    if (!r.ok() || id < 1 || id > max_id || (*seen & Field(id))) return false;
+    *seen |= Field(id);
+    if (!read(id, type)) return false;
+  }
+}
+
+// struct PutItem { 1: binary data, 2: optional string key, 3: i64 ttl_ms = 0 }
+bool DecodePutItem(Reader& r, int64_t now_wall_ms, queue::PutItem* item) {
+  uint32_t seen;
+  return ReadStruct(r, 3, &seen, [&](int16_t id, uint8_t type) {
     if (id == 1 && type == tbin::kString) {
       item->payload.assign(r.String());
     } else if (id == 2 && type == tbin::kString) {
@@ -39,7 +53,8 @@ bool DecodePutItem(Reader& r, int64_t now_wall_ms, queue::PutItem* item) {
     } else {
       return false;
     }
-  }
+    return true;
+  });
 }
 
 // Appends the strict message header of a reply to `method`, after a length placeholder;
@@ -66,35 +81,26 @@ void AppendError(std::string* out, const Status& st) {
 
 bool DecodeGetItemsArgs(std::string_view args, GetItemsCall* out) {
   Reader r(args);
-  bool seen[6] = {};
-  while (true) {
-    uint8_t type = r.Byte();
-    if (type == tbin::kStop) return r.ok() && seen[1] && seen[2] && seen[3];
-    int16_t id = r.I16();
-    if (!r.ok() || id < 1 || id > 5 || seen[id]) return false;
-    seen[id] = true;
+  uint32_t seen;
+  bool ok = ReadStruct(r, 5, &seen, [&](int16_t id, uint8_t type) {
     if (id <= 2 && type == tbin::kString) {
       (id == 1 ? out->queue : out->subscription) = r.String();
     } else if (id >= 3 && type == tbin::kI32) {
       int32_t v = r.I32();
-      if (id == 3) out->max_items = v;
-      if (id == 4) out->wait_ms = v;
-      if (id == 5) out->lease_ms = v;
+      (id == 3 ? out->max_items : id == 4 ? out->wait_ms : out->lease_ms) = v;
     } else {
       return false;
     }
-  }
+    return true;
+  });
+  const uint32_t required = Field(1) | Field(2) | Field(3);
+  return ok && (seen & required) == required;
 }
 
 bool DecodeAckArgs(std::string_view args, std::vector<uint64_t>* lease_ids) {
   Reader r(args);
-  bool seen[3] = {};
-  while (true) {
-    uint8_t type = r.Byte();
-    if (type == tbin::kStop) return r.ok() && seen[1] && seen[2];
-    int16_t id = r.I16();
-    if (!r.ok() || id < 1 || id > 2 || seen[id]) return false;
-    seen[id] = true;
+  uint32_t seen;
+  bool ok = ReadStruct(r, 2, &seen, [&](int16_t id, uint8_t type) {
     if (id == 1 && type == tbin::kString) {
       r.String();
     } else if (id == 2 && type == tbin::kList) {
@@ -105,18 +111,15 @@ bool DecodeAckArgs(std::string_view args, std::vector<uint64_t>* lease_ids) {
     } else {
       return false;
     }
-  }
+    return true;
+  });
+  return ok && seen == (Field(1) | Field(2));
 }
 
 bool DecodePutItemsArgs(std::string_view args, int64_t now_wall_ms, PutCall* out) {
   Reader r(args);
-  bool seen[3] = {};
-  while (true) {
-    uint8_t type = r.Byte();
-    if (type == tbin::kStop) return r.ok() && seen[1] && seen[2];
-    int16_t id = r.I16();
-    if (!r.ok() || id < 1 || id > 2 || seen[id]) return false;
-    seen[id] = true;
+  uint32_t seen;
+  bool ok = ReadStruct(r, 2, &seen, [&](int16_t id, uint8_t type) {
     if (id == 1 && type == tbin::kString) {
       out->queue = r.String();
     } else if (id == 2 && type == tbin::kList) {
@@ -129,19 +132,16 @@ bool DecodePutItemsArgs(std::string_view args, int64_t now_wall_ms, PutCall* out
     } else {
       return false;
     }
-  }
+    return true;
+  });
+  return ok && seen == (Field(1) | Field(2));
 }
 
 bool DecodeKestrelPutArgs(std::string_view args, int64_t now_wall_ms, PutCall* out) {
   Reader r(args);
-  bool seen[4] = {};
+  uint32_t seen;
   int64_t expiry = 0;
-  while (true) {
-    uint8_t type = r.Byte();
-    if (type == tbin::kStop) break;
-    int16_t id = r.I16();
-    if (!r.ok() || id < 1 || id > 3 || seen[id]) return false;
-    seen[id] = true;
+  bool ok = ReadStruct(r, 3, &seen, [&](int16_t id, uint8_t type) {
     if (id == 1 && type == tbin::kString) {
       out->queue = r.String();
     } else if (id == 2 && type == tbin::kList) {
@@ -154,8 +154,10 @@ bool DecodeKestrelPutArgs(std::string_view args, int64_t now_wall_ms, PutCall* o
     } else {
       return false;
     }
-  }
-  if (!r.ok() || !seen[1] || !seen[2]) return false;
+    return true;
+  });
+  const uint32_t required = Field(1) | Field(2);
+  if (!ok || (seen & required) != required) return false;
   for (queue::PutItem& item : out->items) item.expiry_ms = expiry;
   return true;
 }
