@@ -30,7 +30,7 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 Server::~Server() = default;
 
 Status Server::Start() {
-  storage_ = std::make_unique<storage::StorageThread>(&loop_);
+  storage_ = std::make_unique<storage::StorageThread>(&loop_, options_.engine.syncfs_min_queues);
   storage_->Start();
   auto engine = queue::QueueManager::Open(options_.engine, &loop_, storage_.get());
   if (!engine.ok()) {

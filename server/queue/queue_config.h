@@ -61,6 +61,9 @@ struct EngineConfig {
   std::string data_dir = "./data";
   // Recent batches kept in memory for delivery, across every queue (storage::TailCache).
   uint64_t tail_cache_bytes = 64ull << 20;
+  // From this many queues to fsync in one storage round, one syncfs() of the data directory's
+  // filesystem syncs them all (storage::StorageThread); 0 = always one fdatasync per queue.
+  size_t syncfs_min_queues = 4;
   // Batches read back from the logs for lagging subscriptions, across every queue.
   uint64_t cold_cache_bytes = 64ull << 20;
   // Cursor changes are committed to meta.db at most this often.

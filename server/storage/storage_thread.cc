@@ -18,12 +18,6 @@
 namespace saker::storage {
 namespace {
 
-// From this many `always` logs in one round, one syncfs() per filesystem replaces a
-// fdatasync per log (and an fsync of each new log's directory and of its parent): one journal
-// commit and one cache flush instead of up to three per log. Many queues written at once, or
-// created at once, then cost one flush a round (DESIGN.md W5) rather than one per queue.
-constexpr size_t kSyncfsLogs = 4;
-
 // syncfs() of every filesystem holding one of `logs`' directories; false if a stat or a syncfs
 // failed (the caller then syncs each log by itself, which reports the error to the logs it
 // concerns and puts them in fail-stop).
@@ -46,8 +40,10 @@ bool SyncFilesystems(const std::vector<Log*>& logs) {
 
 }  // namespace
 
-StorageThread::StorageThread(EventLoop* loop)
-    : loop_(loop), hook_target_(std::make_shared<StorageThread*>(this)) {
+StorageThread::StorageThread(EventLoop* loop, size_t syncfs_min_logs)
+    : loop_(loop),
+      syncfs_min_logs_(syncfs_min_logs),
+      hook_target_(std::make_shared<StorageThread*>(this)) {
   loop_->AddBeforeSleep(
       [target = hook_target_] {
         if (*target != nullptr) (*target)->HandOff();
@@ -265,13 +261,15 @@ void StorageThread::Commit(std::vector<Op>& ops) {
 
   uint64_t syncs = 0;
   uint64_t sync_ns = 0;
-  if (synced.size() >= kSyncfsLogs) {
+  // Many queues written or created at once cost one flush a round (DESIGN.md W5), not one
+  // or three per queue.
+  if (syncfs_min_logs_ > 0 && synced.size() >= syncfs_min_logs_) {
     std::vector<Log*> logs;
     for (auto& [log, status] : synced) {
       if (!log->has_fault_hook()) logs.push_back(log);
     }
     auto start = std::chrono::steady_clock::now();
-    if (logs.size() >= kSyncfsLogs && SyncFilesystems(logs)) {
+    if (logs.size() >= syncfs_min_logs_ && SyncFilesystems(logs)) {
       // Nothing is reported durable before this returned OK.
       for (Log* log : logs) {
         log->MarkSynced();

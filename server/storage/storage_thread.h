@@ -37,8 +37,13 @@ struct StorageStats {
 class StorageThread {
  public:
   // Registers a before-sleep hook on `loop`. Construct and call everything but stats() on the
-  // loop thread.
-  explicit StorageThread(EventLoop* loop);
+  // loop thread. From `syncfs_min_logs` `always` logs in one round (0 = never), one syncfs()
+  // per filesystem replaces their fdatasyncs and directory fsyncs: one journal commit and one
+  // cache flush instead of up to three per log. It also writes back whatever else is dirty on
+  // that filesystem, so on a disk shared with heavy writers a round waits for them too.
+  explicit StorageThread(EventLoop* loop, size_t syncfs_min_logs = kDefaultSyncfsLogs);
+
+  static constexpr size_t kDefaultSyncfsLogs = 4;
   ~StorageThread();  // Stop()
   StorageThread(const StorageThread&) = delete;
   StorageThread& operator=(const StorageThread&) = delete;
@@ -92,6 +97,7 @@ class StorageThread {
   };
 
   EventLoop* loop_;
+  const size_t syncfs_min_logs_;
   std::vector<Op> pending_;  // loop thread only
   std::vector<Op> spare_;    // loop thread only: an empty vector with capacity, for pending_
   std::vector<Op> spent_;    // loop thread only: completed ops, freed by the next HandOff

@@ -104,6 +104,19 @@ TEST_F(StorageThreadTest, ManyLogsInOneRoundShareOneFilesystemSync) {
   }
 }
 
+TEST_F(StorageThreadTest, SyncfsCanBeTurnedOff) {
+  StorageThread own(&loop_, 0);
+  std::vector<std::shared_ptr<Log>> logs;
+  for (int i = 0; i < 8; i++) logs.push_back(OpenLog("own" + std::to_string(i)));
+  own.Start();
+  for (const auto& log : logs) {
+    own.Append(log, MakeBatch(1), [this](Status s) { statuses_.push_back(s); });
+  }
+  ASSERT_TRUE(RunUntil(8));
+  EXPECT_EQ(CountOk(), 8u);
+  EXPECT_EQ(own.stats().syncs, 8u);  // one fdatasync per log
+}
+
 TEST_F(StorageThreadTest, CompletionsKeepCallOrder) {
   auto log = OpenLog("a");
   storage_.Start();
