@@ -145,7 +145,7 @@ class QueueManager::Impl {
   Impl(EngineConfig config, EventLoop* loop, storage::StorageThread* storage, const Clock* clock,
        std::shared_ptr<storage::MetaStore> meta)
       : config_(std::move(config)),
-        fd_cache_(std::max<size_t>(1, config_.max_open_files)),
+        fd_cache_(std::make_shared<storage::FdCache>(std::max<size_t>(1, config_.max_open_files))),
         loop_(loop),
         storage_(storage),
         clock_(clock),
@@ -283,7 +283,7 @@ class QueueManager::Impl {
 
   EngineConfig config_;
   // Segment descriptors of every log; declared first so that it outlives every Log.
-  storage::FdCache fd_cache_;
+  std::shared_ptr<storage::FdCache> fd_cache_;  // shared with every log
   EventLoop* loop_;
   storage::StorageThread* storage_;
   const Clock* clock_;
@@ -507,7 +507,7 @@ storage::LogOptions QueueManager::Impl::LogOptionsFor(const Queue* q) {
   o.segment_bytes = q->config.segment_bytes;
   o.sync = q->config.sync;
   o.clock = clock_;
-  o.fd_cache = &fd_cache_;
+  o.fd_cache = fd_cache_;
   o.name = "queue=" + q->name;
   return o;
 }

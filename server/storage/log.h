@@ -47,8 +47,10 @@ struct LogOptions {
   // of data and never exceeds the data it holds, so quiet queues cost no space. 0 disables
   // it (appends then extend the file).
   uint64_t preallocate_bytes = 16 << 20;
-  // Shared descriptor cache; nullptr = the log opens and keeps its own (tests, tools).
-  FdCache* fd_cache = nullptr;
+  // Shared descriptor cache, kept alive by every log that uses it (a log can outlive its
+  // queue engine: the storage thread frees completed ops after the next hand-off); nullptr =
+  // the log opens and keeps its own descriptors (tests, tools).
+  std::shared_ptr<FdCache> fd_cache;
   const Clock* clock = SystemClock::Get();
   // Context for log lines and error messages ("queue=orders").
   std::string name;

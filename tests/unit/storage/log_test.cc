@@ -98,7 +98,7 @@ class LogTest : public ::testing::Test {
   test::TempDir dir_;
   test::FakeClock clock_;
   uint64_t segment_bytes_ = 64 << 20;
-  FdCache* cache_ = nullptr;
+  std::shared_ptr<FdCache> cache_;
 };
 
 TEST_F(LogTest, EmptyLogStartsAtOne) {
@@ -504,8 +504,8 @@ TEST_F(LogTest, FailedSyncIsFailStop) {
 }
 
 TEST_F(LogTest, IdleLogHoldsNoDescriptor) {
-  FdCache cache(2);
-  cache_ = &cache;
+  cache_ = std::make_shared<FdCache>(2);
+  FdCache& cache = *cache_;
   {
     auto log = Open();
     AppendN(log.get(), 3);
@@ -518,25 +518,25 @@ TEST_F(LogTest, IdleLogHoldsNoDescriptor) {
 }
 
 TEST_F(LogTest, FdCacheEvictsLeastRecentlyUsed) {
-  FdCache cache(2);
+  auto cache = std::make_shared<FdCache>(2);
   std::vector<std::unique_ptr<test::TempDir>> dirs;
   std::vector<std::unique_ptr<Log>> logs;
   for (int i = 0; i < 5; i++) {
     dirs.push_back(std::make_unique<test::TempDir>());
     LogOptions o = Options();
-    o.fd_cache = &cache;
+    o.fd_cache = cache;
     logs.push_back(Log::Open(dirs.back()->path(), o).value());
     AppendN(logs.back().get(), 2);
-    EXPECT_LE(cache.size(), 2u);
+    EXPECT_LE(cache->size(), 2u);
   }
-  uint64_t opens = cache.opens();
+  uint64_t opens = cache->opens();
   ExpectReadable(logs[4].get(), 1, 3);  // still cached
-  EXPECT_EQ(cache.opens(), opens);
+  EXPECT_EQ(cache->opens(), opens);
   ExpectReadable(logs[0].get(), 1, 3);  // evicted long ago: reopened
-  EXPECT_EQ(cache.opens(), opens + 1);
+  EXPECT_EQ(cache->opens(), opens + 1);
   for (auto& log : logs) AppendN(log.get(), 1);
   for (auto& log : logs) ExpectReadable(log.get(), 1, 4);
-  EXPECT_LE(cache.size(), 2u);
+  EXPECT_LE(cache->size(), 2u);
 }
 
 }  // namespace
@@ -553,22 +553,22 @@ int OpenDescriptors() {
 
 TEST_F(LogTest, ManyOpenLogsShareABoundedFdCache) {
   constexpr int kLogs = 300;
-  FdCache cache(16);
+  auto cache = std::make_shared<FdCache>(16);
   LogOptions o = Options();
-  o.fd_cache = &cache;
+  o.fd_cache = cache;
   int fds_before = OpenDescriptors();
   std::vector<std::unique_ptr<Log>> logs;
   for (int i = 0; i < kLogs; i++) {
     logs.push_back(Log::Open(dir_.Join(std::to_string(i)), o).value());
     if (i % 100 == 0) AppendN(logs.back().get(), 1);
   }
-  EXPECT_LE(cache.size(), 16u);
+  EXPECT_LE(cache->size(), 16u);
   EXPECT_LE(OpenDescriptors(), fds_before + 16);
   logs.clear();
-  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache->size(), 0u);
   for (int i = 0; i < kLogs; i++)
     logs.push_back(Log::Open(dir_.Join(std::to_string(i)), o).value());
-  EXPECT_EQ(cache.size(), 0u);  // reopening scans each tail and keeps nothing open
+  EXPECT_EQ(cache->size(), 0u);  // reopening scans each tail and keeps nothing open
   EXPECT_EQ(logs[100]->next_offset(), 2u);
   EXPECT_EQ(logs[101]->next_offset(), 1u);
 }
