@@ -195,7 +195,8 @@ class QueueManager::Impl {
   void Tick();
   void Commit(std::function<void(Status)> done);
   // After a commit: deletes the segments below committed floors and the folders of deleted
-  // queues on the storage thread, then runs the commit's `waiters`.
+  // queues (taken out on the storage thread, their files removed on the meta thread), then
+  // runs the commit's `waiters`.
   void RemoveCommitted(
       std::vector<std::pair<std::shared_ptr<storage::Log>, uint64_t>> retention,
       std::shared_ptr<std::vector<std::pair<std::shared_ptr<storage::Log>, std::string>>> dirs,
@@ -1690,24 +1691,38 @@ void QueueManager::Impl::RemoveCommitted(
     std::vector<std::pair<std::shared_ptr<storage::Log>, uint64_t>> retention,
     std::shared_ptr<std::vector<std::pair<std::shared_ptr<storage::Log>, std::string>>> dirs,
     std::vector<std::function<void(Status)>> waiters) {
+  // The storage thread only takes the segments out of their logs and drops deleted queues'
+  // logs; the files go on the meta thread, so no append waits behind an unlink.
+  auto doomed = std::make_shared<std::vector<std::string>>();
   storage_->Run(
-      [retention = std::move(retention), dirs]() -> Status {
-        for (const auto& [log, floor] : retention) SAKER_RETURN_IF_ERROR(log->DeleteBelow(floor));
-        for (auto& [log, dir] : *dirs) {
-          log.reset();
-          std::error_code ec;
-          std::filesystem::remove_all(dir, ec);
+      [retention = std::move(retention), dirs, doomed]() -> Status {
+        for (const auto& [log, floor] : retention) {
+          SAKER_RETURN_IF_ERROR(log->DeleteBelow(floor, doomed.get()));
         }
+        for (auto& [log, dir] : *dirs) log.reset();
         return Status::OK();
       },
-      [this, alive = alive_, waiters = std::move(waiters)](Status st) mutable {
+      [this, alive = alive_, dirs, doomed, waiters = std::move(waiters)](Status st) mutable {
         if (!*alive) return;
         if (!st.ok()) Logger().error("retention failed: {}", st.ToString());
         for (auto& [name, q] : queues_) {
           if (q->log) q->first_offset = q->log->first_offset();
         }
-        for (auto& w : waiters) completions_.push_back([w = std::move(w), st] { w(st); });
-        Drain();
+        meta_thread_->Run(
+            [dirs, doomed]() -> Status {
+              Status unlinked = storage::Log::UnlinkInOrder(*doomed);
+              for (const auto& [log, dir] : *dirs) {
+                std::error_code ec;
+                std::filesystem::remove_all(dir, ec);
+              }
+              return unlinked;
+            },
+            [this, alive = alive_, st, waiters = std::move(waiters)](Status removed) mutable {
+              if (!*alive) return;
+              if (!removed.ok()) Logger().error("removing segment files: {}", removed.ToString());
+              for (auto& w : waiters) completions_.push_back([w = std::move(w), st] { w(st); });
+              Drain();
+            });
       });
 }
 

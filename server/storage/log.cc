@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "server/common/check.h"
 #include "server/common/coding.h"
@@ -797,7 +798,7 @@ Status Log::AppendAt(const Batch& batch) {
   return Append(batch);
 }
 
-Status Log::DeleteBelow(uint64_t offset) {
+Status Log::DeleteBelow(uint64_t offset, std::vector<std::string>* doomed) {
   if (failed()) return Status::IOError(options_.name + ": log is fail-stop");
   std::vector<std::shared_ptr<Segment>> removed;
   {
@@ -808,9 +809,35 @@ Status Log::DeleteBelow(uint64_t offset) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<long>(n));
     first_offset_.store(segments_.front()->base_offset, std::memory_order_release);
   }
+  if (doomed != nullptr) {
+    for (const auto& r : removed) {
+      if (options_.fd_cache != nullptr) options_.fd_cache->Erase(r->path);
+      doomed->push_back(r->path);
+      doomed->push_back(r->index_path);
+    }
+    return Status::OK();
+  }
   for (const auto& r : removed) SAKER_RETURN_IF_ERROR(RemoveSegmentFiles(*r));
   if (dir_dirty_) SAKER_RETURN_IF_ERROR(SyncDir());
   return Status::OK();
+}
+
+Status Log::UnlinkInOrder(const std::vector<std::string>& files) {
+  Status first;
+  std::set<std::string> dirs;
+  for (const std::string& f : files) {
+    if (::unlink(f.c_str()) != 0 && errno != ENOENT && first.ok()) {
+      first = Status::FromErrno("unlink " + f, errno);
+    }
+    dirs.insert(std::filesystem::path(f).parent_path().string());
+  }
+  for (const std::string& d : dirs) {
+    int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) continue;  // the queue's folder is gone: nothing left to make durable
+    if (::fsync(fd) != 0 && first.ok()) first = Status::FromErrno("fsync " + d, errno);
+    ::close(fd);
+  }
+  return first;
 }
 
 Result<std::vector<BatchPtr>> Log::Read(uint64_t offset, size_t max_bytes) const {

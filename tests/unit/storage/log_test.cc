@@ -476,6 +476,35 @@ TEST_F(LogTest, DeleteBelowRemovesWholeSegmentsOnly) {
   EXPECT_EQ(log->next_offset(), 11u);
 }
 
+TEST_F(LogTest, DeleteBelowCanLeaveTheUnlinksToTheCaller) {
+  segment_bytes_ = 3 * kOneRecordBatch;
+  auto log = Open();
+  AppendN(log.get(), 10);  // segments 1, 4, 7, 10
+  std::vector<std::string> doomed;
+  ASSERT_TRUE(log->DeleteBelow(9, &doomed).ok());
+  EXPECT_EQ(log->first_offset(), 7u);
+  ExpectReadable(log.get(), 7, 11);
+  // The files stay until the caller unlinks them, oldest first.
+  ASSERT_EQ(doomed.size(), 4u);
+  EXPECT_EQ(doomed[0], SegmentFile(1));
+  EXPECT_EQ(doomed[2], SegmentFile(4));
+  EXPECT_TRUE(std::filesystem::exists(SegmentFile(1)));
+  // A crash after the first segment went: the next Open lists the one left, whole, and
+  // retention deletes it again.
+  ASSERT_TRUE(Log::UnlinkInOrder({doomed[0], doomed[1]}).ok());
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->first_offset(), 4u);
+  EXPECT_EQ(log->next_offset(), 11u);
+  ExpectReadable(log.get(), 4, 11);
+  doomed.clear();
+  ASSERT_TRUE(log->DeleteBelow(9, &doomed).ok());
+  ASSERT_TRUE(Log::UnlinkInOrder(doomed).ok());
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(4)));
+  EXPECT_FALSE(std::filesystem::exists(SegmentFile(4, "idx")));
+  EXPECT_EQ(log->first_offset(), 7u);
+}
+
 TEST_F(LogTest, FailedWriteIsFailStop) {
   auto log = Open();
   AppendN(log.get(), 2);
