@@ -501,6 +501,17 @@ struct PutPlan {
   bool record_latency = true;
 };
 
+// `f.window` single-item puts in flight to f.queue, for as long as the run goes.
+PutPlan PlanForQueue(const Flags& f) {
+  PutPlan plan;
+  plan.window = f.window;
+  plan.next_queue = [&f](std::string* q) {
+    *q = f.queue;
+    return true;
+  };
+  return plan;
+}
+
 // Keeps up to plan.window puts in flight until `stop` or the plan runs out; counts accepted
 // items in `rec.done` and (if asked) put-ack latencies into `rec` while `stop` is false.
 // Unpaced, a reply is followed by the next request. Paced, a request goes out when it is due
@@ -681,29 +692,29 @@ std::string Rate(const char* what, int64_t total, int64_t* last) {
   return s;
 }
 
+// Shows `line` once a second for `seconds`, then sets `stop`; returns the seconds it ran.
+double RunTimed(double seconds, std::atomic<bool>& stop, std::function<std::string()> line) {
+  auto start = Clock::now();
+  {
+    Progress progress(std::move(line));
+    SleepFor(seconds);
+    stop = true;
+  }
+  return SecondsSince(start);
+}
+
 // ---- workloads ----
 
 void RunW1(const Flags& f, JsonLine* json) {
   Recorder rec;
   std::atomic<bool> stop{false};
-  PutPlan plan;
-  plan.window = f.window;
-  plan.next_queue = [&f](std::string* q) {
-    *q = f.queue;
-    return true;
-  };
+  PutPlan plan = PlanForQueue(f);
   std::vector<std::thread> threads;
   for (int i = 0; i < f.connections; ++i) {
     threads.push_back(Spawn([&] { Putter(f, plan, stop, rec); }));
   }
-  auto start = Clock::now();
-  {
-    int64_t last = 0;
-    Progress progress([&] { return Rate("w1 put", rec.done, &last); });
-    SleepFor(f.seconds);
-    stop = true;
-  }
-  double elapsed = SecondsSince(start);
+  int64_t last = 0;
+  double elapsed = RunTimed(f.seconds, stop, [&] { return Rate("w1 put", rec.done, &last); });
   int64_t done = rec.done;
   JoinAll(threads);
   json->Add("seconds", elapsed, 2)
@@ -722,25 +733,14 @@ void RunW2(const Flags& f, JsonLine* json) {
   for (int i = 0; i < f.workers; ++i) {
     threads.push_back(Spawn([&] { Worker(f, "", stop, acked); }));
   }
-  PutPlan plan;
-  plan.window = f.window;
+  PutPlan plan = PlanForQueue(f);
   plan.rate = f.rate / std::max(f.producers, 1);
   plan.record_latency = false;
-  plan.next_queue = [&f](std::string* q) {
-    *q = f.queue;
-    return true;
-  };
   for (int i = 0; i < f.producers; ++i) {
     threads.push_back(Spawn([&] { Putter(f, plan, stop, produced); }));
   }
-  auto start = Clock::now();
-  {
-    int64_t last = 0;
-    Progress progress([&] { return Rate("w2 acked", acked.done, &last); });
-    SleepFor(f.seconds);
-    stop = true;
-  }
-  double elapsed = SecondsSince(start);
+  int64_t last = 0;
+  double elapsed = RunTimed(f.seconds, stop, [&] { return Rate("w2 acked", acked.done, &last); });
   int64_t done = acked.done;
   int64_t put = produced.done;
   JoinAll(threads);
@@ -772,25 +772,14 @@ void RunW3(const Flags& f, JsonLine* json) {
   for (const std::string& s : subscriptions) {
     threads.push_back(Spawn([&, s] { Worker(f, s, stop, delivered); }));
   }
-  PutPlan plan;
-  plan.window = f.window;
+  PutPlan plan = PlanForQueue(f);
   plan.batch = f.put_batch;
-  plan.next_queue = [&f](std::string* q) {
-    *q = f.queue;
-    return true;
-  };
   threads.push_back(Spawn([&] { Putter(f, plan, stop, produced); }));
-  auto start = Clock::now();
-  {
-    int64_t last_put = 0, last_delivered = 0;
-    Progress progress([&] {
-      return Rate("w3 put", produced.done, &last_put) + ", " +
-             Rate("delivered", delivered.done, &last_delivered);
-    });
-    SleepFor(f.seconds);
-    stop = true;
-  }
-  double elapsed = SecondsSince(start);
+  int64_t last_put = 0, last_delivered = 0;
+  double elapsed = RunTimed(f.seconds, stop, [&] {
+    return Rate("w3 put", produced.done, &last_put) + ", " +
+           Rate("delivered", delivered.done, &last_delivered);
+  });
   int64_t put = produced.done;
   int64_t done = delivered.done;
   JoinAll(threads);
@@ -843,13 +832,8 @@ void RunW4(const Flags& f, JsonLine* json) {
   // have acked everything put (caught up) or max_drain_seconds pass.
   Recorder produced, drained;
   std::atomic<bool> stop{false};
-  PutPlan plan;
-  plan.window = f.window;
+  PutPlan plan = PlanForQueue(f);
   plan.rate = f.rate / std::max(f.producers, 1);
-  plan.next_queue = [&f](std::string* q) {
-    *q = f.queue;
-    return true;
-  };
   for (int i = 0; i < f.workers; ++i) {
     threads.push_back(Spawn([&] { Worker(f, "", stop, drained); }));
   }
