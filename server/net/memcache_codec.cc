@@ -67,6 +67,19 @@ bool ParseGetKey(std::string_view key, std::string_view* queue, GetOptions* opts
   return true;
 }
 
+void AppendInt(std::string* out, int64_t value) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+
+void AppendLine(std::string* out, std::string_view line) {
+  out->append(line);
+  out->append(kCrlf);
+}
+
+}  // namespace
+
 bool ParseStatusName(std::string_view text, StatusName* status) {
   if (EqualsLower(text, "up")) {
     *status = StatusName::kUp;
@@ -81,19 +94,6 @@ bool ParseStatusName(std::string_view text, StatusName* status) {
   }
   return true;
 }
-
-void AppendInt(std::string* out, int64_t value) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out->append(buf, static_cast<size_t>(end - buf));
-}
-
-void AppendLine(std::string* out, std::string_view line) {
-  out->append(line);
-  out->append(kCrlf);
-}
-
-}  // namespace
 
 ParseResult Parser::Parse(std::string_view input) {
   // Drop what is left of a refused data block before looking for the next request.

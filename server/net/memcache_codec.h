@@ -54,6 +54,9 @@ struct GetOptions {
 // `status <new>`: the names Kestrel accepts (case-insensitive).
 enum class StatusName : uint8_t { kNone, kUp, kReadOnly, kQuiescent, kWriteAvoid };
 
+// One of those names (not kNone); false for anything else. The text protocol's too.
+bool ParseStatusName(std::string_view text, StatusName* status);
+
 // One parsed request. Views point into the buffer given to Parser::Parse and are valid until
 // the caller consumes those bytes or changes the buffer: copy what must outlive that.
 struct Request {

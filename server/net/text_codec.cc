@@ -22,21 +22,6 @@ constexpr std::string_view kQueueRequired = "Queue name required.";
 constexpr std::string_view kQueueAndTimeoutRequired = "Queue name & timeout required.";
 constexpr std::string_view kBadTimeout = "Error parsing timeout.";
 
-bool ParseStatusName(std::string_view text, StatusName* status) {
-  if (EqualsLower(text, "up")) {
-    *status = StatusName::kUp;
-  } else if (EqualsLower(text, "readonly")) {
-    *status = StatusName::kReadOnly;
-  } else if (EqualsLower(text, "quiescent")) {
-    *status = StatusName::kQuiescent;
-  } else if (EqualsLower(text, "writeavoid")) {
-    *status = StatusName::kWriteAvoid;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 ParseResult Parser::Parse(std::string_view input) {

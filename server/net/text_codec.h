@@ -20,6 +20,7 @@
 
 namespace saker::net::text {
 
+using memcache::ParseStatusName;
 using memcache::StatusName;
 
 enum class Command : uint8_t {
