@@ -197,8 +197,14 @@ class QueueManager::Impl {
   // After a commit: deletes the segments below committed floors and the folders of deleted
   // queues (taken out on the storage thread, their files removed on the meta thread), then
   // runs the commit's `waiters`.
+  // A queue's log to cut below `floor` (its whole segments).
+  struct Retained {
+    uint64_t queue_id;
+    std::shared_ptr<storage::Log> log;
+    uint64_t floor;
+  };
   void RemoveCommitted(
-      std::vector<std::pair<std::shared_ptr<storage::Log>, uint64_t>> retention,
+      std::vector<Retained> retention,
       std::shared_ptr<std::vector<std::pair<std::shared_ptr<storage::Log>, std::string>>> dirs,
       std::vector<std::function<void(Status)>> waiters);
   void Close(std::function<void(Status)> done);
@@ -1625,7 +1631,7 @@ void QueueManager::Impl::Commit(std::function<void(Status)> done) {
   const int64_t wall = Wall();
   auto batch = std::make_shared<storage::MetaBatch>(std::move(pending_meta_));
   pending_meta_ = storage::MetaBatch();
-  std::vector<std::pair<std::shared_ptr<storage::Log>, uint64_t>> retention;
+  std::vector<Retained> retention;
   for (uint64_t id : touched_) {
     Queue* q = FindQueue(id);
     if (q == nullptr) continue;
@@ -1651,7 +1657,7 @@ void QueueManager::Impl::Commit(std::function<void(Status)> done) {
     if (q->config.retain_bytes > 0 && q->log->stats().size_bytes <= q->config.retain_bytes) {
       floor = 0;
     }
-    if (floor > q->log->first_offset()) retention.emplace_back(q->log, floor);
+    if (floor > q->log->first_offset()) retention.push_back({q->id, q->log, floor});
   }
   touched_.clear();
   if (now - last_forget_ms_ >= kDedupeForgetEveryMs) {
@@ -1688,25 +1694,28 @@ void QueueManager::Impl::Commit(std::function<void(Status)> done) {
 }
 
 void QueueManager::Impl::RemoveCommitted(
-    std::vector<std::pair<std::shared_ptr<storage::Log>, uint64_t>> retention,
+    std::vector<Retained> retention,
     std::shared_ptr<std::vector<std::pair<std::shared_ptr<storage::Log>, std::string>>> dirs,
     std::vector<std::function<void(Status)>> waiters) {
   // The storage thread only takes the segments out of their logs and drops deleted queues'
   // logs; the files go on the meta thread, so no append waits behind an unlink.
   auto doomed = std::make_shared<std::vector<std::string>>();
   storage_->Run(
-      [retention = std::move(retention), dirs, doomed]() -> Status {
-        for (const auto& [log, floor] : retention) {
-          SAKER_RETURN_IF_ERROR(log->DeleteBelow(floor, doomed.get()));
+      [retention, dirs, doomed]() -> Status {
+        for (const Retained& r : retention) {
+          SAKER_RETURN_IF_ERROR(r.log->DeleteBelow(r.floor, doomed.get()));
         }
         for (auto& [log, dir] : *dirs) log.reset();
         return Status::OK();
       },
-      [this, alive = alive_, dirs, doomed, waiters = std::move(waiters)](Status st) mutable {
+      [this, alive = alive_, retention, dirs, doomed,
+       waiters = std::move(waiters)](Status st) mutable {
         if (!*alive) return;
         if (!st.ok()) Logger().error("retention failed: {}", st.ToString());
-        for (auto& [name, q] : queues_) {
-          if (q->log) q->first_offset = q->log->first_offset();
+        // Only the cut logs moved their first offset: no walk over every queue.
+        for (const Retained& r : retention) {
+          Queue* q = FindQueue(r.queue_id);
+          if (q != nullptr && q->log == r.log) q->first_offset = q->log->first_offset();
         }
         meta_thread_->Run(
             [dirs, doomed]() -> Status {
