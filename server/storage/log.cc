@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -33,6 +34,33 @@ constexpr size_t kMaxReadChunk = 4 << 20;
 constexpr uint64_t kPage = 4096;
 // Zeros an append writes after its data up to the next page boundary (AppendAll).
 const char kZeroPage[kPage] = {};
+// Larger runs go through the page cache even when they could go direct (one batch of
+// many MiB): the staging buffer stays small.
+constexpr uint64_t kMaxDirectBytes = 4 << 20;
+
+uint64_t PageUp(uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
+
+// The aligned buffer a direct write is assembled in: one per writer thread, shared by the
+// logs it writes (each log has one writer at a time).
+char* StagingBuffer(size_t bytes) {
+  struct Buffer {
+    char* data = nullptr;
+    size_t capacity = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buf;
+  if (bytes > buf.capacity) {
+    std::free(buf.data);
+    buf.data = nullptr;
+    buf.capacity = 0;
+    void* p = nullptr;
+    size_t capacity = std::max<size_t>(bytes, 256 << 10);
+    SAKER_CHECK(::posix_memalign(&p, kPage, capacity) == 0);
+    buf.data = static_cast<char*>(p);
+    buf.capacity = capacity;
+  }
+  return buf.data;
+}
 
 bool ParseSegmentName(const std::string& name, uint64_t* base_offset) {
   if (name.size() != kSegmentNameDigits + 4 || !name.ends_with(".log")) return false;
@@ -109,6 +137,7 @@ Log::Log(std::string dir, LogOptions options) : dir_(std::move(dir)), options_(s
 }
 
 Log::~Log() {
+  EndDirect();
   if (options_.fd_cache == nullptr) return;
   // A closed log must leave no descriptor behind (deleted queues, 100,000 idle logs).
   for (const auto& seg : segments_) options_.fd_cache->Erase(seg->path);
@@ -511,6 +540,7 @@ uint64_t Log::ReserveTail(uint64_t end) {
 }
 
 void Log::ClaimTail() {
+  EndDirect();  // head_ is about to be cut or sealed
   std::unique_lock<std::mutex> lock(alloc_mu_);
   tail_wanted_ = true;
   alloc_cv_.wait(lock, [&] { return !allocating_; });
@@ -656,7 +686,7 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
     iov_.clear();
     uint64_t run_bytes = 0;
     size_t j = i;
-    while (j < batches.size() && iov_.size() < IOV_MAX - 1 &&
+    while (j < batches.size() && iov_.size() < IOV_MAX - 2 &&
            (j == i || size + run_bytes + batches[j]->size_bytes() <= options_.segment_bytes)) {
       AddIndexEntry(*seg, batches[j]->base_offset(), size + run_bytes);
       iov_.push_back(
@@ -666,15 +696,32 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
     }
     uint64_t end = size + run_bytes;
     uint64_t file_size = ReserveTail(end);
-    // The write also rewrites the zeros after the data up to the next page boundary when
-    // they are already in the file (preallocated, so the file size does not change): a
-    // write ending inside a page that is not in the page cache (the zero-fill went out with
-    // O_DIRECT) makes the kernel read that page from disk first, synchronously.
-    uint64_t page_end = (end + kPage - 1) / kPage * kPage;
-    if (page_end > end && page_end <= file_size) {
-      iov_.push_back(iovec{const_cast<char*>(kZeroPage), page_end - end});
+    uint64_t page_end = PageUp(end);
+    bool direct = options_.sync.mode == SyncPolicy::Mode::kAlways &&
+                  options_.direct_min_bytes > 0 && run_bytes >= options_.direct_min_bytes &&
+                  page_end <= file_size && page_end - size / kPage * kPage <= kMaxDirectBytes &&
+                  StartDirect(*seg, size);
+    if (direct) {
+      SAKER_RETURN_IF_ERROR(WriteDirect(*seg, size, run_bytes));
+    } else {
+      uint64_t position = size;
+      if (direct_fd_ >= 0) {
+        // Back from direct writes: the page under `size` is not in the page cache, so the
+        // write starts at its boundary with head_ rather than make the kernel read it.
+        iov_.insert(iov_.begin(), iovec{head_.data(), head_.size()});
+        position -= head_.size();
+      }
+      // The write also rewrites the zeros after the data up to the next page boundary when
+      // they are already in the file (preallocated, so the file size does not change): a
+      // write ending inside a page that is not in the page cache (the zero-fill went out
+      // with O_DIRECT) makes the kernel read that page from disk first, synchronously.
+      if (page_end > end && page_end <= file_size) {
+        iov_.push_back(iovec{const_cast<char*>(kZeroPage), page_end - end});
+      }
+      Status st = WriteAt(*seg, iov_, position);
+      EndDirect();
+      SAKER_RETURN_IF_ERROR(st);
     }
-    SAKER_RETURN_IF_ERROR(WriteAt(*seg, iov_, size));
     if (size == 0) seg->first_batch_ms = options_.clock->NowWallMs();
     // Publish size before next_offset: a reader that sees an offset finds its bytes.
     seg->size.store(size + run_bytes, std::memory_order_release);
@@ -683,6 +730,74 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
     i = j;
   }
   return Status::OK();
+}
+
+bool Log::StartDirect(Segment& seg, uint64_t size) {
+  if (direct_fd_ >= 0) return true;
+  if (direct_unsupported_) return false;
+  int fd = ::open(seg.path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EINVAL) direct_unsupported_ = true;
+    return false;
+  }
+  // The bytes before `size` in its page, read through the page cache (the last write put
+  // them there).
+  auto file = FileOf(seg);
+  std::string head(size % kPage, '\0');
+  size_t got = 0;
+  if (!file.ok() ||
+      !PreadFull((*file)->fd(), head.data(), head.size(), size - head.size(), &got, seg.path)
+           .ok() ||
+      got != head.size()) {
+    ::close(fd);
+    return false;
+  }
+  direct_fd_ = fd;
+  head_ = std::move(head);
+  return true;
+}
+
+Status Log::WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes) {
+  if (fault_) {
+    Status st = fault_(FileOp::kWrite);
+    if (!st.ok()) return Fail(std::move(st));
+  }
+  size_t bytes = head_.size() + run_bytes;
+  size_t padded = PageUp(bytes);
+  char* buf = StagingBuffer(padded);
+  char* w = buf;
+  std::memcpy(w, head_.data(), head_.size());
+  w += head_.size();
+  for (const iovec& v : iov_) {
+    std::memcpy(w, v.iov_base, v.iov_len);
+    w += v.iov_len;
+  }
+  std::memset(w, 0, padded - bytes);
+  uint64_t position = size - head_.size();
+  size_t done = 0;
+  while (done < padded) {
+    ssize_t n =
+        ::pwrite(direct_fd_, buf + done, padded - done, static_cast<off_t>(position + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(Status::FromErrno("write " + seg.path, errno));
+    // A direct write stops only at a block boundary; anything else leaves the tail unknown.
+    if (n == 0 || static_cast<uint64_t>(n) % kPage != 0) {
+      return Fail(Status::IOError("write " + seg.path + ": short direct write of " +
+                                  std::to_string(n) + " bytes"));
+    }
+    done += static_cast<size_t>(n);
+  }
+  head_.assign(buf + bytes / kPage * kPage, bytes % kPage);
+  active_dirty_ = true;
+  direct_writes_.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+void Log::EndDirect() {
+  if (direct_fd_ < 0) return;
+  ::close(direct_fd_);
+  direct_fd_ = -1;
+  head_ = std::string();
 }
 
 Status Log::Sync() {
@@ -944,6 +1059,7 @@ LogStats Log::stats() const {
   s.first_offset = first_offset();
   s.next_offset = next_offset();
   s.last_epoch = last_epoch_.load(std::memory_order_acquire);
+  s.direct_writes = direct_writes_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   s.segment_count = segments_.size();
   for (const auto& seg : segments_) s.size_bytes += seg->size.load(std::memory_order_acquire);

@@ -47,6 +47,9 @@ struct LogOptions {
   // of data and never exceeds the data it holds, so quiet queues cost no space. 0 disables
   // it (appends then extend the file).
   uint64_t preallocate_bytes = 16 << 20;
+  // An `always` log writes a run of appends of at least this many bytes that lands in the
+  // zero-filled space with O_DIRECT (Log::StartDirect); 0 = always through the page cache.
+  uint64_t direct_min_bytes = 16 << 10;
   // Shared descriptor cache, kept alive by every log that uses it (a log can outlive its
   // queue engine: the storage thread frees completed ops after the next hand-off); nullptr =
   // the log opens and keeps its own descriptors (tests, tools).
@@ -62,6 +65,7 @@ struct LogStats {
   uint64_t size_bytes = 0;  // all segments
   size_t segment_count = 0;
   uint64_t last_epoch = 0;
+  uint64_t direct_writes = 0;  // writes that went out with O_DIRECT since Open
 };
 
 // The file operations a test can make fail (Log::TEST_SetFault).
@@ -182,6 +186,18 @@ class Log {
   void ReleaseTail(std::shared_ptr<Segment> seg, uint64_t file_size);
   uint64_t PreallocationLimit() const;
   uint64_t PreallocationChunk(uint64_t data_end) const;
+  // Direct appends (AppendAll): a run of at least direct_min_bytes to an `always` log that
+  // ends inside the tail's zero-filled space is written with O_DIRECT from the last 4 KiB
+  // boundary before it, with the bytes there (head_) in front and zeros up to the next
+  // boundary after it. The page cache is left out: no copy into it, and the fdatasync that
+  // follows has no dirty pages to write back, only the disk cache to flush. StartDirect
+  // opens the tail's O_DIRECT descriptor (and reads head_) when it is not open; false means
+  // write this run through the page cache instead.
+  bool StartDirect(Segment& seg, uint64_t size);
+  Status WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes);
+  // Closes the O_DIRECT descriptor and forgets head_: the tail is cut or sealed, or runs
+  // went small again (an idle log keeps no descriptor).
+  void EndDirect();
 
   std::string dir_;
   LogOptions options_;
@@ -189,6 +205,7 @@ class Log {
   std::atomic<uint64_t> next_offset_{1};
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> last_epoch_{0};
+  std::atomic<uint64_t> direct_writes_{0};
   mutable std::mutex mu_;  // guards segments_ (readers vs. roll / delete / truncate)
   std::vector<std::shared_ptr<Segment>> segments_;
   // Writer thread only.
@@ -197,6 +214,9 @@ class Log {
   bool parent_dir_dirty_ = false;  // Open created dir_; its parent needs an fsync too
   std::function<Status(FileOp)> fault_;
   std::vector<iovec> iov_;  // AppendAll's write vector, kept to save an allocation per call
+  int direct_fd_ = -1;      // the tail's O_DIRECT descriptor while appends go direct
+  bool direct_unsupported_ = false;  // O_DIRECT is refused here (tmpfs): never try again
+  std::string head_;  // while direct_fd_ is open: the tail's bytes from the last 4 KiB boundary
   // Preallocation state of the tail. Lock order: alloc_mu_ may be taken while holding
   // nothing else; mu_ is never held while waiting on alloc_cv_.
   mutable std::mutex alloc_mu_;

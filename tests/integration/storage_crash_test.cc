@@ -27,6 +27,7 @@ LogOptions CrashOptions() {
   LogOptions o;
   o.segment_bytes = 256 << 10;      // rolls happen while the child is being killed
   o.preallocate_bytes = 256 << 10;  // and zero-fills (from 16 KiB of data in a segment)
+  o.direct_min_bytes = 4 << 10;     // most rounds in the zero-filled space go O_DIRECT
   o.index_interval_bytes = 1024;
   o.name = "queue=crash";
   return o;
