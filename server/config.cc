@@ -141,6 +141,7 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
   if (key == "client_timeout_ms") return r.Int(v, key, 0, kInt64Max, &c->client_timeout_ms);
   if (key == "tail_cache_bytes") return r.Bytes(v, key, &c->tail_cache_bytes);
   if (key == "syncfs_min_queues") return r.Unsigned(v, key, &c->syncfs_min_queues, 0);
+  if (key == "direct_io_min_bytes") return r.Bytes(v, key, &c->direct_io_min_bytes);
   if (key == "commit_interval_ms") return r.Int(v, key, 1, 60'000, &c->commit_interval_ms);
   if (key == "tick_ms") return r.Int(v, key, 1, 10'000, &c->tick_ms);
   if (key == "read_bytes") return r.Bytes(v, key, &c->read_bytes);
@@ -328,6 +329,7 @@ queue::EngineConfig ServerConfig::ToEngineConfig() const {
   e.data_dir = data_dir;
   e.tail_cache_bytes = tail_cache_bytes;
   e.syncfs_min_queues = syncfs_min_queues;
+  e.direct_io_min_bytes = direct_io_min_bytes;
   e.commit_interval_ms = commit_interval_ms;
   e.tick_ms = tick_ms;
   e.read_bytes = read_bytes;

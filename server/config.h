@@ -76,6 +76,7 @@ struct ServerConfig {
   // Queue engine (EngineConfig).
   uint64_t tail_cache_bytes = 64ull << 20;
   uint64_t syncfs_min_queues = 4;
+  uint64_t direct_io_min_bytes = 16 << 10;
   int64_t commit_interval_ms = 5;
   int64_t tick_ms = 10;
   uint64_t read_bytes = 1u << 20;

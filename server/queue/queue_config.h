@@ -64,6 +64,9 @@ struct EngineConfig {
   // From this many queues to fsync in one storage round, one syncfs() of the data directory's
   // filesystem syncs them all (storage::StorageThread); 0 = always one fdatasync per queue.
   size_t syncfs_min_queues = 4;
+  // A storage round's appends to one `always` queue of at least this many bytes go to disk
+  // with O_DIRECT (storage::LogOptions::direct_min_bytes); 0 = always through the page cache.
+  uint64_t direct_io_min_bytes = 16 << 10;
   // Batches read back from the logs for lagging subscriptions, across every queue.
   uint64_t cold_cache_bytes = 64ull << 20;
   // Cursor changes are committed to meta.db at most this often.

@@ -513,6 +513,7 @@ storage::LogOptions QueueManager::Impl::LogOptionsFor(const Queue* q) {
   storage::LogOptions o;
   o.segment_bytes = q->config.segment_bytes;
   o.sync = q->config.sync;
+  o.direct_min_bytes = config_.direct_io_min_bytes;
   o.clock = clock_;
   o.fd_cache = fd_cache_;
   o.name = "queue=" + q->name;

@@ -74,6 +74,7 @@ TEST(ConfigTest, PackagedReferenceParsesToTheDefaults) {
   EXPECT_EQ(file->client_timeout_ms, builtin->client_timeout_ms);
   EXPECT_EQ(file->tail_cache_bytes, builtin->tail_cache_bytes);
   EXPECT_EQ(file->syncfs_min_queues, builtin->syncfs_min_queues);
+  EXPECT_EQ(file->direct_io_min_bytes, builtin->direct_io_min_bytes);
   EXPECT_EQ(file->commit_interval_ms, builtin->commit_interval_ms);
   EXPECT_EQ(file->tick_ms, builtin->tick_ms);
   EXPECT_EQ(file->read_bytes, builtin->read_bytes);
@@ -99,6 +100,7 @@ max_open_reads = 1
 client_timeout_ms = 30000
 tail_cache_bytes = "1GiB"
 syncfs_min_queues = 0
+direct_io_min_bytes = "64KiB"
 commit_interval_ms = 20
 tick_ms = 5
 read_bytes = "256KiB"
@@ -120,6 +122,7 @@ read_bytes = "256KiB"
   EXPECT_EQ(c->tail_cache_bytes, 1ull << 30);
   EXPECT_EQ(c->syncfs_min_queues, 0u);
   EXPECT_EQ(c->ToEngineConfig().syncfs_min_queues, 0u);
+  EXPECT_EQ(c->ToEngineConfig().direct_io_min_bytes, 64u << 10);
   EXPECT_EQ(c->commit_interval_ms, 20);
   EXPECT_EQ(c->tick_ms, 5);
   EXPECT_EQ(c->read_bytes, 256u << 10);
