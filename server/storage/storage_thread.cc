@@ -207,12 +207,17 @@ void StorageThread::Commit(std::vector<Op>& ops) {
   bool any_failed = false;
   uint64_t appends = 0;
   uint64_t bytes = 0;
+  uint64_t write_ns = 0;
   auto now = std::chrono::steady_clock::now();
 
   auto write_groups = [&] {
     for (; unwritten < groups.size(); unwritten++) {
       Group& g = groups[unwritten];
+      auto start = std::chrono::steady_clock::now();
       g.status = g.log->AppendAll(g.batches);
+      write_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::steady_clock::now() - start)
+                                            .count());
       if (!g.status.ok()) {
         any_failed = true;
         continue;
@@ -305,6 +310,7 @@ void StorageThread::Commit(std::vector<Op>& ops) {
   stats_.bytes += bytes;
   stats_.syncs += syncs;
   stats_.sync_ns_total += sync_ns;
+  stats_.write_ns_total += write_ns;
   stats_.commits++;
 }
 

@@ -32,6 +32,7 @@ struct StorageStats {
   uint64_t syncs = 0;    // fdatasync calls
   uint64_t commits = 0;  // hand-offs processed
   uint64_t sync_ns_total = 0;
+  uint64_t write_ns_total = 0;  // in the logs' writes (AppendAll)
 };
 
 class StorageThread {

@@ -30,13 +30,15 @@ struct Flags {
   int in_flight = 32;
   size_t item_bytes = 256;
   std::string sync = "always";
+  uint64_t direct_min_bytes = LogOptions{}.direct_min_bytes;
   bool keep = false;
 };
 
 void Usage() {
   std::fprintf(stderr,
                "usage: saker-logbench [--dir DIR] [--seconds N] [--warmup N] [--appenders N]\n"
-               "                      [--in-flight N] [--item-bytes N] [--sync POLICY] [--keep]\n"
+               "                      [--in-flight N] [--item-bytes N] [--sync POLICY]\n"
+               "                      [--direct-min-bytes N] [--keep]\n"
                "  DIR defaults to a fresh ./saker-logbench-XXXXXX, removed unless --keep\n");
   std::exit(2);
 }
@@ -63,6 +65,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.item_bytes = static_cast<size_t>(std::atol(value().c_str()));
     } else if (a == "--sync") {
       f.sync = value();
+    } else if (a == "--direct-min-bytes") {
+      f.direct_min_bytes = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--keep") {
       f.keep = true;
     } else {
@@ -146,12 +150,15 @@ class Bench {
         "{\"bench\":\"log\",\"sync\":\"%s\",\"appenders\":%d,\"in_flight\":%d,"
         "\"item_bytes\":%zu,\"seconds\":%.2f,\"items\":%.0f,\"items_per_s\":%.0f,"
         "\"mib_per_s\":%.1f,\"disk_mib_per_s\":%.1f,\"fdatasyncs_per_s\":%.0f,"
-        "\"items_per_commit\":%.1f,\"avg_fdatasync_us\":%.0f,\"p50_us\":%u,\"p99_us\":%u,"
-        "\"p999_us\":%u}\n",
+        "\"items_per_commit\":%.1f,\"avg_write_us\":%.0f,\"avg_fdatasync_us\":%.0f,"
+        "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u}\n",
         flags_.sync.c_str(), flags_.appenders, flags_.in_flight, flags_.item_bytes, secs, items,
         items / secs, items * static_cast<double>(flags_.item_bytes) / secs / (1 << 20),
         static_cast<double>(s.bytes - base_stats_.bytes) / secs / (1 << 20),
         static_cast<double>(syncs) / secs, commits ? items / static_cast<double>(commits) : 0.0,
+        commits ? static_cast<double>(s.write_ns_total - base_stats_.write_ns_total) / 1e3 /
+                      static_cast<double>(commits)
+                : 0.0,
         syncs ? static_cast<double>(s.sync_ns_total - base_stats_.sync_ns_total) / 1e3 /
                     static_cast<double>(syncs)
               : 0.0,
@@ -192,6 +199,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   options.sync = *sync;
+  options.direct_min_bytes = flags.direct_min_bytes;
   options.name = "queue=bench";
   auto log = Log::Open(flags.dir + "/1", options);
   if (!log.ok()) {
