@@ -705,7 +705,7 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
       SAKER_RETURN_IF_ERROR(WriteDirect(*seg, size, run_bytes));
     } else {
       uint64_t position = size;
-      if (direct_fd_ >= 0) {
+      if (direct_) {
         // Back from direct writes: the page under `size` is not in the page cache, so the
         // write starts at its boundary with head_ rather than make the kernel read it.
         iov_.insert(iov_.begin(), iovec{head_.data(), head_.size()});
@@ -732,12 +732,22 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
   return Status::OK();
 }
 
+Result<std::shared_ptr<File>> Log::DirectFileOf(Segment& seg) {
+  if (options_.fd_cache != nullptr) return options_.fd_cache->Get(seg.path, false, true);
+  if (own_direct_ == nullptr) {
+    auto file = File::Open(seg.path, false, true);
+    if (!file.ok()) return file.status();
+    own_direct_ = std::move(*file);
+  }
+  return own_direct_;
+}
+
 bool Log::StartDirect(Segment& seg, uint64_t size) {
-  if (direct_fd_ >= 0) return true;
+  if (direct_) return true;
   if (direct_unsupported_) return false;
-  int fd = ::open(seg.path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == EINVAL) direct_unsupported_ = true;
+  auto direct = DirectFileOf(seg);
+  if (!direct.ok()) {
+    if (direct.status().IsInvalidArgument()) direct_unsupported_ = true;
     return false;
   }
   // The bytes before `size` in its page, read through the page cache (the last write put
@@ -749,10 +759,9 @@ bool Log::StartDirect(Segment& seg, uint64_t size) {
       !PreadFull((*file)->fd(), head.data(), head.size(), size - head.size(), &got, seg.path)
            .ok() ||
       got != head.size()) {
-    ::close(fd);
     return false;
   }
-  direct_fd_ = fd;
+  direct_ = true;
   head_ = std::move(head);
   return true;
 }
@@ -762,6 +771,8 @@ Status Log::WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes) {
     Status st = fault_(FileOp::kWrite);
     if (!st.ok()) return Fail(std::move(st));
   }
+  auto file = DirectFileOf(seg);
+  if (!file.ok()) return Fail(file.status());
   size_t bytes = head_.size() + run_bytes;
   size_t padded = PageUp(bytes);
   char* buf = StagingBuffer(padded);
@@ -777,7 +788,7 @@ Status Log::WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes) {
   size_t done = 0;
   while (done < padded) {
     ssize_t n =
-        ::pwrite(direct_fd_, buf + done, padded - done, static_cast<off_t>(position + done));
+        ::pwrite((*file)->fd(), buf + done, padded - done, static_cast<off_t>(position + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Fail(Status::FromErrno("write " + seg.path, errno));
     // A direct write stops only at a block boundary; anything else leaves the tail unknown.
@@ -794,10 +805,9 @@ Status Log::WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes) {
 }
 
 void Log::EndDirect() {
-  if (direct_fd_ < 0) return;
-  ::close(direct_fd_);
-  direct_fd_ = -1;
+  direct_ = false;
   head_ = std::string();
+  own_direct_.reset();
 }
 
 Status Log::Sync() {

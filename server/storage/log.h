@@ -190,13 +190,13 @@ class Log {
   // ends inside the tail's zero-filled space is written with O_DIRECT from the last 4 KiB
   // boundary before it, with the bytes there (head_) in front and zeros up to the next
   // boundary after it. The page cache is left out: no copy into it, and the fdatasync that
-  // follows has no dirty pages to write back, only the disk cache to flush. StartDirect
-  // opens the tail's O_DIRECT descriptor (and reads head_) when it is not open; false means
-  // write this run through the page cache instead.
+  // follows has no dirty pages to write back, only the disk cache to flush. The O_DIRECT
+  // descriptor comes from the FdCache like the others. StartDirect reads head_ when the
+  // last write was not direct; false means write this run through the page cache instead.
   bool StartDirect(Segment& seg, uint64_t size);
   Status WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes);
-  // Closes the O_DIRECT descriptor and forgets head_: the tail is cut or sealed, or runs
-  // went small again (an idle log keeps no descriptor).
+  Result<std::shared_ptr<File>> DirectFileOf(Segment& seg);
+  // Forgets head_: the tail is cut or sealed, or a run went through the page cache.
   void EndDirect();
 
   std::string dir_;
@@ -214,9 +214,10 @@ class Log {
   bool parent_dir_dirty_ = false;  // Open created dir_; its parent needs an fsync too
   std::function<Status(FileOp)> fault_;
   std::vector<iovec> iov_;  // AppendAll's write vector, kept to save an allocation per call
-  int direct_fd_ = -1;      // the tail's O_DIRECT descriptor while appends go direct
+  bool direct_ = false;     // the last write was direct: head_ is valid
   bool direct_unsupported_ = false;  // O_DIRECT is refused here (tmpfs): never try again
-  std::string head_;  // while direct_fd_ is open: the tail's bytes from the last 4 KiB boundary
+  std::string head_;  // while direct_: the tail's bytes from its last 4 KiB boundary (< 4 KiB)
+  std::shared_ptr<File> own_direct_;  // without an FdCache: the tail's O_DIRECT descriptor
   // Preallocation state of the tail. Lock order: alloc_mu_ may be taken while holding
   // nothing else; mu_ is never held while waiting on alloc_cv_.
   mutable std::mutex alloc_mu_;

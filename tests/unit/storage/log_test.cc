@@ -349,10 +349,12 @@ bool DirectIoWorks(const std::string& dir) {
 
 // A run of appends that lands in the zero-filled tail goes out with O_DIRECT, from the page
 // boundary before it; single small appends between such runs go through the page cache and
-// start at that boundary too. Every byte reads back, before and after a reopen.
+// start at that boundary too. Every byte reads back, before and after a reopen. (With an
+// FdCache; the next test and the crash test write direct without one.)
 TEST_F(LogTest, DirectRunsAndSmallAppendsInterleave) {
   if (!DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
   segment_bytes_ = 1 << 20;
+  cache_ = std::make_shared<FdCache>(8);
   auto o = Options();
   o.preallocate_bytes = 64 << 10;  // zero-fills from 4 KiB of data
   o.direct_min_bytes = 1 << 10;
@@ -369,7 +371,8 @@ TEST_F(LogTest, DirectRunsAndSmallAppendsInterleave) {
   };
   run(10);
   EXPECT_EQ(log->stats().direct_writes, 1u);
-  AppendN(log.get(), 1);  // back through the page cache, from head_
+  EXPECT_EQ(cache_->size(), 2u);  // the O_DIRECT descriptor is cached beside the plain one
+  AppendN(log.get(), 1);          // back through the page cache, from head_
   run(7);
   run(13);
   EXPECT_EQ(log->stats().direct_writes, 3u);
@@ -378,6 +381,7 @@ TEST_F(LogTest, DirectRunsAndSmallAppendsInterleave) {
   ExpectReadable(log.get(), 1, end);
   EXPECT_EQ(log->stats().size_bytes, (end - 1) * kOneRecordBatch);
   log.reset();
+  EXPECT_EQ(cache_->size(), 0u);
   log = Log::Open(dir_.path(), o).value();
   EXPECT_EQ(log->next_offset(), end);
   ExpectReadable(log.get(), 1, end);
