@@ -803,6 +803,10 @@ void QueueManager::Impl::FlushPuts() {
     q->builder_bytes = 0;
     q->flushed_end = batch->end_offset();
     tail_.Add(q->log.get(), batch);
+    // A subscription below the tail cache will read these items back from the log: keep them
+    // in the page cache for it rather than write them with O_DIRECT.
+    uint64_t cached = tail_.first_cached_offset(q->log.get());
+    q->log->SetReadersBehind(MinFloor(q) < (cached == 0 ? q->next_offset : cached));
     storage_->Append(q->log, batch, [this, alive = alive_, id, batch](Status st) {
       if (!*alive) return;
       OnAppended(id, batch, std::move(st));
@@ -1538,7 +1542,11 @@ QueueStats QueueManager::Impl::StatsOf(const Queue* q) const {
   const uint64_t floor = MinFloor(q);
   st.items = q->durable_end > floor ? q->durable_end - floor : 0;
   st.bytes = RetainedBytes(q, floor);
-  st.log_bytes = q->log ? q->log->stats().size_bytes : 0;
+  if (q->log) {
+    storage::LogStats ls = q->log->stats();
+    st.log_bytes = ls.size_bytes;
+    st.log_direct_writes = ls.direct_writes;
+  }
   st.failed = q->failed;
   st.subscriptions.clear();
   for (const auto& [name, s] : q->subs) st.subscriptions.push_back(StatsOf(s.get()));

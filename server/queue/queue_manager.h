@@ -127,6 +127,7 @@ struct QueueStats {
   uint64_t items = 0;         // depth of the slowest subscription
   uint64_t bytes = 0;         // payload bytes of those items (approximate after restart)
   uint64_t log_bytes = 0;
+  uint64_t log_direct_writes = 0;  // writes of the log with O_DIRECT since the server started
   uint64_t put = 0;
   uint64_t put_refused = 0;
   uint64_t deduped = 0;

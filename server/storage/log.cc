@@ -699,8 +699,8 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
     uint64_t page_end = PageUp(end);
     bool direct = options_.sync.mode == SyncPolicy::Mode::kAlways &&
                   options_.direct_min_bytes > 0 && run_bytes >= options_.direct_min_bytes &&
-                  page_end <= file_size && page_end - size / kPage * kPage <= kMaxDirectBytes &&
-                  StartDirect(*seg, size);
+                  !readers_behind_.load(std::memory_order_relaxed) && page_end <= file_size &&
+                  page_end - size / kPage * kPage <= kMaxDirectBytes && StartDirect(*seg, size);
     if (direct) {
       SAKER_RETURN_IF_ERROR(WriteDirect(*seg, size, run_bytes));
     } else {

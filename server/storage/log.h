@@ -140,6 +140,12 @@ class Log {
   const std::string& dir() const { return dir_; }
   const LogOptions& options() const { return options_; }
 
+  // Any thread: true while some reader of the log is behind what it keeps in memory and will
+  // read recent appends back from the files (the queue engine: a subscription below the tail
+  // cache). Appends then go through the page cache, where that reader finds them, instead of
+  // O_DIRECT (LogOptions::direct_min_bytes).
+  void SetReadersBehind(bool behind) { readers_behind_.store(behind, std::memory_order_relaxed); }
+
   // Writer thread, instead of Sync(): a syncfs() of the log's filesystem returned OK after the
   // log's last write, so that write and the log's directory entries are durable. Not for a log
   // with a TEST_SetFault hook (the hook would not see the sync).
@@ -206,6 +212,7 @@ class Log {
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> last_epoch_{0};
   std::atomic<uint64_t> direct_writes_{0};
+  std::atomic<bool> readers_behind_{false};
   mutable std::mutex mu_;  // guards segments_ (readers vs. roll / delete / truncate)
   std::vector<std::shared_ptr<Segment>> segments_;
   // Writer thread only.

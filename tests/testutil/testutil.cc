@@ -1,5 +1,8 @@
 #include "tests/testutil/testutil.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -43,6 +46,14 @@ std::string MakePayload(uint64_t seed, size_t size) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + size);
   for (size_t i = 0; i < size; i++) s[i] = static_cast<char>('a' + rng() % 26);
   return s;
+}
+
+bool DirectIoWorks(const std::string& dir) {
+  std::string path = dir + "/direct-probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+  ::unlink(path.c_str());
+  return fd >= 0;
 }
 
 }  // namespace saker::test

@@ -32,4 +32,8 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 // A deterministic payload of `size` bytes derived from `seed`; CheckPayload verifies one.
 std::string MakePayload(uint64_t seed, size_t size);
 
+// True when `dir`'s filesystem takes O_DIRECT (tmpfs does not: logs there write through the
+// page cache only).
+bool DirectIoWorks(const std::string& dir);
+
 }  // namespace saker::test

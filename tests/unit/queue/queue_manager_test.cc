@@ -579,6 +579,35 @@ TEST_F(QueueManagerTest, EvictedBatchesAreReadBackFromTheLog) {
   for (int i = 0; i < 10; i++) EXPECT_EQ(all[i][0], static_cast<char>('a' + i));
 }
 
+// A queue's big put rounds go out with O_DIRECT while its subscriptions read from the tail
+// cache, and through the page cache while one is behind it (it will read them from disk).
+TEST_F(QueueManagerTest, PutsGoDirectOnlyWhileSubscriptionsKeepUp) {
+  if (!saker::test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT here";
+  h_.Stop();
+  h_.config().tail_cache_bytes = 256 << 10;
+  h_.config().direct_io_min_bytes = 8 << 10;
+  h_.config().defaults.sync = storage::SyncPolicy{};  // always: only those go direct
+  h_.Start();
+  const std::vector<std::string> put(4, std::string(4000, 'x'));  // one 16 KB round a put
+  auto direct_writes = [&](const char* q) { return h_->GetQueueStats(q)->log_direct_writes; };
+  // Past the first MiB of a segment its tail is zero-filled, and rounds may go direct.
+  for (int i = 0; i < 400; i++) {
+    h_.PutOk("keeps-up", put);
+    ASSERT_EQ(h_.Take("keeps-up", 4).size(), 4u);
+    h_.PutOk("behind", put);
+  }
+  EXPECT_GT(direct_writes("keeps-up"), 0u);
+  EXPECT_EQ(direct_writes("behind"), 0u);
+  // Once "behind" has caught up, its puts go direct too.
+  while (!h_.Take("behind", 100).empty()) {
+  }
+  for (int i = 0; i < 50; i++) {
+    h_.PutOk("behind", put);
+    ASSERT_EQ(h_.Take("behind", 4).size(), 4u);
+  }
+  EXPECT_GT(direct_writes("behind"), 0u);
+}
+
 TEST_F(QueueManagerTest, StatsCountDeliveriesAndAcks) {
   h_.PutOk("q", {"a", "b"});
   auto g = h_.Lease("q", 2);

@@ -337,22 +337,12 @@ TEST_F(LogTest, PreallocateZeroFillsAheadAndSealingTrimsIt) {
   ExpectReadable(log.get(), 1, 4);
 }
 
-// True when `dir`'s filesystem takes O_DIRECT (tmpfs does not; the log then writes through
-// the page cache, which the other tests cover).
-bool DirectIoWorks(const std::string& dir) {
-  std::string path = dir + "/direct-probe";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-  if (fd >= 0) ::close(fd);
-  ::unlink(path.c_str());
-  return fd >= 0;
-}
-
 // A run of appends that lands in the zero-filled tail goes out with O_DIRECT, from the page
 // boundary before it; single small appends between such runs go through the page cache and
 // start at that boundary too. Every byte reads back, before and after a reopen. (With an
 // FdCache; the next test and the crash test write direct without one.)
 TEST_F(LogTest, DirectRunsAndSmallAppendsInterleave) {
-  if (!DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
+  if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
   segment_bytes_ = 1 << 20;
   cache_ = std::make_shared<FdCache>(8);
   auto o = Options();
@@ -392,7 +382,7 @@ TEST_F(LogTest, DirectRunsAndSmallAppendsInterleave) {
 // Rolls and truncation cut or seal the tail under a direct writer: what follows is written
 // at the right place, and a reopen finds exactly the batches that were kept.
 TEST_F(LogTest, DirectWritesAcrossRollAndTruncate) {
-  if (!DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
+  if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
   segment_bytes_ = 32 << 10;
   auto o = Options();
   o.preallocate_bytes = 32 << 10;  // zero-fills from 2 KiB of data
@@ -426,8 +416,32 @@ TEST_F(LogTest, DirectWritesAcrossRollAndTruncate) {
   ExpectReadable(log.get(), 1, end);
 }
 
+// While a reader is behind (SetReadersBehind), runs go through the page cache for it.
+TEST_F(LogTest, ReadersBehindKeepAppendsInThePageCache) {
+  if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
+  auto o = Options();
+  o.preallocate_bytes = 64 << 10;
+  o.direct_min_bytes = 1 << 10;
+  auto log = Log::Open(dir_.path(), o).value();
+  AppendN(log.get(), 30);
+  ASSERT_TRUE(log->Preallocate().ok());
+  auto run = [&] {
+    std::vector<BatchPtr> v;
+    for (int i = 0; i < 10; i++)
+      v.push_back(Make(log->next_offset() + static_cast<uint64_t>(i), 1));
+    ASSERT_TRUE(log->AppendAll(v).ok());
+  };
+  log->SetReadersBehind(true);
+  run();
+  EXPECT_EQ(log->stats().direct_writes, 0u);
+  log->SetReadersBehind(false);
+  run();
+  EXPECT_EQ(log->stats().direct_writes, 1u);
+  ExpectReadable(log.get(), 1, log->next_offset());
+}
+
 TEST_F(LogTest, FailedDirectWriteIsFailStop) {
-  if (!DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
+  if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
   auto o = Options();
   o.preallocate_bytes = 64 << 10;
   o.direct_min_bytes = 1 << 10;
