@@ -204,6 +204,8 @@ std::string Prometheus(const Snapshot& s) {
   static constexpr Family kQueueFamilies[] = {
       {"saker_queue_put_items_total", "counter", "Items put."},
       {"saker_queue_log_bytes", "gauge", "Bytes of the queue's log segments."},
+      {"saker_queue_log_direct_writes_total", "counter",
+       "Writes of the queue's log that went out with O_DIRECT (direct_io_min_bytes)."},
       {"saker_queue_next_offset", "gauge", "Offset the next put gets."},
       {"saker_queue_dropped_total", "counter", "Items dropped by when_full = drop_oldest."},
       {"saker_queue_failed", "gauge", "1 if the queue is fail-stop after a write error."}};
@@ -214,6 +216,7 @@ std::string Prometheus(const Snapshot& s) {
       std::string_view n = f.name;
       if (n == "saker_queue_put_items_total") v = q.put;
       if (n == "saker_queue_log_bytes") v = q.log_bytes;
+      if (n == "saker_queue_log_direct_writes_total") v = q.log_direct_writes;
       if (n == "saker_queue_next_offset") v = q.next_offset;
       if (n == "saker_queue_dropped_total") v = q.dropped;
       if (n == "saker_queue_failed") v = q.failed ? 1 : 0;
