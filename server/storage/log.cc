@@ -119,7 +119,9 @@ struct Log::Segment {
   std::string index_path;  // <base>.idx
   // Bytes of whole batches written; published (release) after each write.
   std::atomic<uint64_t> size{0};
-  std::shared_ptr<File> own_file;  // without an FdCache: opened once and kept
+  // Without an FdCache: opened once and kept (the O_DIRECT one for direct appends).
+  std::shared_ptr<File> own_file;
+  std::shared_ptr<File> own_direct_file;
   // Writer only: wall time of the first batch (age roll), 0 while empty; index bookkeeping.
   int64_t first_batch_ms = 0;
   uint64_t last_index_position = 0;
@@ -128,7 +130,7 @@ struct Log::Segment {
   // Guarded by index_mu, sorted by offset; only the writer changes a tail's, and it may read
   // that one without the lock.
   std::vector<IndexEntry> index;
-  std::mutex file_mu;  // guards own_file
+  std::mutex file_mu;  // guards own_file and own_direct_file
 };
 
 Log::Log(std::string dir, LogOptions options) : dir_(std::move(dir)), options_(std::move(options)) {
@@ -137,7 +139,6 @@ Log::Log(std::string dir, LogOptions options) : dir_(std::move(dir)), options_(s
 }
 
 Log::~Log() {
-  EndDirect();
   if (options_.fd_cache == nullptr) return;
   // A closed log must leave no descriptor behind (deleted queues, 100,000 idle logs).
   for (const auto& seg : segments_) options_.fd_cache->Erase(seg->path);
@@ -153,15 +154,16 @@ std::string Log::SegmentPath(uint64_t base_offset, const char* ext) const {
   return dir_ + "/" + name;
 }
 
-Result<std::shared_ptr<File>> Log::FileOf(Segment& seg, bool create) const {
-  if (options_.fd_cache != nullptr) return options_.fd_cache->Get(seg.path, create);
+Result<std::shared_ptr<File>> Log::FileOf(Segment& seg, bool create, bool direct) const {
+  if (options_.fd_cache != nullptr) return options_.fd_cache->Get(seg.path, create, direct);
   std::lock_guard<std::mutex> lock(seg.file_mu);
-  if (seg.own_file == nullptr) {
-    auto file = File::Open(seg.path, create);
+  std::shared_ptr<File>& own = direct ? seg.own_direct_file : seg.own_file;
+  if (own == nullptr) {
+    auto file = File::Open(seg.path, create, direct);
     if (!file.ok()) return file.status();
-    seg.own_file = std::move(*file);
+    own = std::move(*file);
   }
-  return seg.own_file;
+  return own;
 }
 
 Status Log::Fail(Status status) {
@@ -732,20 +734,10 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
   return Status::OK();
 }
 
-Result<std::shared_ptr<File>> Log::DirectFileOf(Segment& seg) {
-  if (options_.fd_cache != nullptr) return options_.fd_cache->Get(seg.path, false, true);
-  if (own_direct_ == nullptr) {
-    auto file = File::Open(seg.path, false, true);
-    if (!file.ok()) return file.status();
-    own_direct_ = std::move(*file);
-  }
-  return own_direct_;
-}
-
 bool Log::StartDirect(Segment& seg, uint64_t size) {
   if (direct_) return true;
   if (direct_unsupported_) return false;
-  auto direct = DirectFileOf(seg);
+  auto direct = FileOf(seg, /*create=*/false, /*direct=*/true);
   if (!direct.ok()) {
     if (direct.status().IsInvalidArgument()) direct_unsupported_ = true;
     return false;
@@ -771,7 +763,7 @@ Status Log::WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes) {
     Status st = fault_(FileOp::kWrite);
     if (!st.ok()) return Fail(std::move(st));
   }
-  auto file = DirectFileOf(seg);
+  auto file = FileOf(seg, /*create=*/false, /*direct=*/true);
   if (!file.ok()) return Fail(file.status());
   size_t bytes = head_.size() + run_bytes;
   size_t padded = PageUp(bytes);
@@ -807,7 +799,6 @@ Status Log::WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes) {
 void Log::EndDirect() {
   direct_ = false;
   head_ = std::string();
-  own_direct_.reset();
 }
 
 Status Log::Sync() {

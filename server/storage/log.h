@@ -167,7 +167,8 @@ class Log {
 
   std::string Prefix() const;  // "[queue=orders]"
   std::string SegmentPath(uint64_t base_offset, const char* ext) const;
-  Result<std::shared_ptr<File>> FileOf(Segment& seg, bool create = false) const;
+  Result<std::shared_ptr<File>> FileOf(Segment& seg, bool create = false,
+                                       bool direct = false) const;
   Status Fail(Status status);
   Status WriteAt(Segment& seg, std::vector<iovec>& iov, uint64_t position);
   Status SyncFile(Segment& seg);
@@ -197,11 +198,10 @@ class Log {
   // boundary before it, with the bytes there (head_) in front and zeros up to the next
   // boundary after it. The page cache is left out: no copy into it, and the fdatasync that
   // follows has no dirty pages to write back, only the disk cache to flush. The O_DIRECT
-  // descriptor comes from the FdCache like the others. StartDirect reads head_ when the
+  // descriptor comes from FileOf like the others. StartDirect reads head_ when the
   // last write was not direct; false means write this run through the page cache instead.
   bool StartDirect(Segment& seg, uint64_t size);
   Status WriteDirect(Segment& seg, uint64_t size, uint64_t run_bytes);
-  Result<std::shared_ptr<File>> DirectFileOf(Segment& seg);
   // Forgets head_: the tail is cut or sealed, or a run went through the page cache.
   void EndDirect();
 
@@ -224,7 +224,6 @@ class Log {
   bool direct_ = false;     // the last write was direct: head_ is valid
   bool direct_unsupported_ = false;  // O_DIRECT is refused here (tmpfs): never try again
   std::string head_;  // while direct_: the tail's bytes from its last 4 KiB boundary (< 4 KiB)
-  std::shared_ptr<File> own_direct_;  // without an FdCache: the tail's O_DIRECT descriptor
   // Preallocation state of the tail. Lock order: alloc_mu_ may be taken while holding
   // nothing else; mu_ is never held while waiting on alloc_cv_.
   mutable std::mutex alloc_mu_;
