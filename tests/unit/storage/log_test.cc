@@ -49,6 +49,26 @@ class LogTest : public ::testing::Test {
     }
     return b.Finish(epoch, base);
   }
+  // `batches` batches of one record each, from offset `base`.
+  std::vector<BatchPtr> MakeRun(uint64_t base, int batches) {
+    std::vector<BatchPtr> v;
+    for (int i = 0; i < batches; i++) v.push_back(Make(base + static_cast<uint64_t>(i), 1));
+    return v;
+  }
+  // Options under which a run of 1 KiB or more goes direct once the tail is zero-filled, and
+  // a log opened with them whose tail is (30 single appends, then one Preallocate).
+  LogOptions DirectOptions() {
+    LogOptions o = Options();
+    o.preallocate_bytes = 64 << 10;  // zero-fills from 4 KiB of data
+    o.direct_min_bytes = 1 << 10;
+    return o;
+  }
+  std::unique_ptr<Log> OpenZeroFilled(const LogOptions& o) {
+    auto log = Log::Open(dir_.path(), o).value();
+    AppendN(log.get(), 30);  // one batch a call: each below direct_min_bytes
+    EXPECT_TRUE(log->Preallocate().ok());
+    return log;
+  }
   // Appends `batches` batches of one record each.
   void AppendN(Log* log, int batches) {
     for (int i = 0; i < batches; i++) {
@@ -345,19 +365,11 @@ TEST_F(LogTest, DirectRunsAndSmallAppendsInterleave) {
   if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
   segment_bytes_ = 1 << 20;
   cache_ = std::make_shared<FdCache>(8);
-  auto o = Options();
-  o.preallocate_bytes = 64 << 10;  // zero-fills from 4 KiB of data
-  o.direct_min_bytes = 1 << 10;
-  auto log = Log::Open(dir_.path(), o).value();
-  AppendN(log.get(), 30);  // one batch a call: each below direct_min_bytes
-  ASSERT_TRUE(log->Preallocate().ok());
+  auto o = DirectOptions();
+  auto log = OpenZeroFilled(o);
   EXPECT_EQ(log->stats().direct_writes, 0u);
   auto run = [&](int batches) {
-    std::vector<BatchPtr> v;
-    for (int i = 0; i < batches; i++) {
-      v.push_back(Make(log->next_offset() + static_cast<uint64_t>(i), 1));
-    }
-    ASSERT_TRUE(log->AppendAll(v).ok());
+    ASSERT_TRUE(log->AppendAll(MakeRun(log->next_offset(), batches)).ok());
   };
   run(10);
   EXPECT_EQ(log->stats().direct_writes, 1u);
@@ -390,9 +402,7 @@ TEST_F(LogTest, DirectWritesAcrossRollAndTruncate) {
   auto log = Log::Open(dir_.path(), o).value();
   uint64_t direct = 0;
   for (int round = 0; round < 80; round++) {
-    std::vector<BatchPtr> v;
-    for (int i = 0; i < 8; i++) v.push_back(Make(log->next_offset() + static_cast<uint64_t>(i), 1));
-    ASSERT_TRUE(log->AppendAll(v).ok());
+    ASSERT_TRUE(log->AppendAll(MakeRun(log->next_offset(), 8)).ok());
     ASSERT_TRUE(log->Sync().ok());
     if (log->NeedsPreallocation()) {
       ASSERT_TRUE(log->Preallocate().ok());
@@ -403,9 +413,7 @@ TEST_F(LogTest, DirectWritesAcrossRollAndTruncate) {
   EXPECT_GE(log->stats().segment_count, 3u);
   uint64_t cut = log->next_offset() - 5;
   ASSERT_TRUE(log->Truncate(cut).ok());
-  std::vector<BatchPtr> v;
-  for (int i = 0; i < 12; i++) v.push_back(Make(cut + static_cast<uint64_t>(i), 1));
-  ASSERT_TRUE(log->AppendAll(v).ok());
+  ASSERT_TRUE(log->AppendAll(MakeRun(cut, 12)).ok());
   ASSERT_TRUE(log->Sync().ok());
   uint64_t end = log->next_offset();
   EXPECT_EQ(end, cut + 12);
@@ -419,18 +427,8 @@ TEST_F(LogTest, DirectWritesAcrossRollAndTruncate) {
 // While a reader is behind (SetReadersBehind), runs go through the page cache for it.
 TEST_F(LogTest, ReadersBehindKeepAppendsInThePageCache) {
   if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
-  auto o = Options();
-  o.preallocate_bytes = 64 << 10;
-  o.direct_min_bytes = 1 << 10;
-  auto log = Log::Open(dir_.path(), o).value();
-  AppendN(log.get(), 30);
-  ASSERT_TRUE(log->Preallocate().ok());
-  auto run = [&] {
-    std::vector<BatchPtr> v;
-    for (int i = 0; i < 10; i++)
-      v.push_back(Make(log->next_offset() + static_cast<uint64_t>(i), 1));
-    ASSERT_TRUE(log->AppendAll(v).ok());
-  };
+  auto log = OpenZeroFilled(DirectOptions());
+  auto run = [&] { ASSERT_TRUE(log->AppendAll(MakeRun(log->next_offset(), 10)).ok()); };
   log->SetReadersBehind(true);
   run();
   EXPECT_EQ(log->stats().direct_writes, 0u);
@@ -442,14 +440,9 @@ TEST_F(LogTest, ReadersBehindKeepAppendsInThePageCache) {
 
 TEST_F(LogTest, FailedDirectWriteIsFailStop) {
   if (!test::DirectIoWorks(dir_.path())) GTEST_SKIP() << "no O_DIRECT on " << dir_.path();
-  auto o = Options();
-  o.preallocate_bytes = 64 << 10;
-  o.direct_min_bytes = 1 << 10;
-  auto log = Log::Open(dir_.path(), o).value();
-  AppendN(log.get(), 30);
-  ASSERT_TRUE(log->Preallocate().ok());
-  std::vector<BatchPtr> v;
-  for (int i = 0; i < 10; i++) v.push_back(Make(31 + static_cast<uint64_t>(i), 1));
+  auto o = DirectOptions();
+  auto log = OpenZeroFilled(o);
+  std::vector<BatchPtr> v = MakeRun(31, 10);
   log->TEST_SetFault([](FileOp op) {
     return op == FileOp::kWrite ? Status::IOError("injected write error") : Status::OK();
   });
