@@ -29,6 +29,8 @@ struct QueueConfig {
 
   storage::SyncPolicy sync;  // default: always
   uint64_t segment_bytes = 64ull << 20;
+  // A segment also rolls once its first batch is this old (0 = by size only).
+  int64_t segment_age_ms = 0;
 
   // Leases. A reliable read without its own lease time gets lease_timeout_ms (0 = never
   // expires; memcache /open leases end with their connection).
@@ -59,6 +61,9 @@ struct QueueConfig {
 // Server-wide options of the queue engine.
 struct EngineConfig {
   std::string data_dir = "./data";
+  // This node's id in a cluster (0-4095): every lease id carries it, so ids handed out by two
+  // nodes never collide.
+  uint32_t node_id = 0;
   // Recent batches kept in memory for delivery, across every queue (storage::TailCache).
   uint64_t tail_cache_bytes = 64ull << 20;
   // From this many queues to fsync in one storage round, one syncfs() of the data directory's

@@ -194,6 +194,15 @@ class QueueManager::Impl {
   void SetStatus(ServerStatus status);
   void Tick();
   void Commit(std::function<void(Status)> done);
+  // Runs `durable` once the cursor changes made so far are durable (`changed`), or at once.
+  void WhenDurable(bool changed, DurableDone durable) {
+    if (!durable) return;
+    if (!changed) {
+      completions_.push_back([durable = std::move(durable)] { durable(Status::OK()); });
+      return;
+    }
+    Commit(std::move(durable));
+  }
   // After a commit: deletes the segments below committed floors and the folders of deleted
   // queues (taken out on the storage thread, their files removed on the meta thread), then
   // runs the commit's `waiters`.
@@ -1516,8 +1525,19 @@ SubscriptionStats QueueManager::Impl::StatsOf(const Subscription* s) const {
   st.name = s->name;
   st.ack_floor = s->cursor.floor();
   st.depth = s->cursor.Depth(q->durable_end);
-  st.leased = s->leases.size();
   st.waiters = s->waiters.size();
+  // Kestrel's items and bytes leave out open (leased) items.
+  uint64_t leased_bytes = 0;
+  st.leased = 0;
+  for (const auto& [offset, id] : s->leases) {
+    auto it = leases_.find(id);
+    if (it == leases_.end() || it->second.held) continue;
+    st.leased++;
+    leased_bytes += it->second.batch->Record(offset).payload.size();
+  }
+  st.items = st.depth > st.leased ? st.depth - st.leased : 0;
+  const uint64_t retained = RetainedBytes(q, s->cursor.floor());
+  st.bytes = retained > leased_bytes ? retained - leased_bytes : 0;
   st.oldest_age_ms = 0;
   if (st.depth > 0) {
     uint64_t oldest = s->cursor.floor();
@@ -1540,8 +1560,10 @@ QueueStats QueueManager::Impl::StatsOf(const Queue* q) const {
   st.first_offset = q->log ? q->log->first_offset() : q->first_offset;
   st.next_offset = q->next_offset;
   const uint64_t floor = MinFloor(q);
-  st.items = q->durable_end > floor ? q->durable_end - floor : 0;
-  st.bytes = RetainedBytes(q, floor);
+  st.depth = q->durable_end > floor ? q->durable_end - floor : 0;
+  st.depth_bytes = RetainedBytes(q, floor);
+  st.durable_end = q->durable_end;
+  st.commit_end = q->durable_end;
   if (q->log) {
     storage::LogStats ls = q->log->stats();
     st.log_bytes = ls.size_bytes;
@@ -1550,6 +1572,11 @@ QueueStats QueueManager::Impl::StatsOf(const Queue* q) const {
   st.failed = q->failed;
   st.subscriptions.clear();
   for (const auto& [name, s] : q->subs) st.subscriptions.push_back(StatsOf(s.get()));
+  if (!st.subscriptions.empty() && st.subscriptions.front().name.empty()) {
+    st.items = st.subscriptions.front().items;
+    st.bytes = st.subscriptions.front().bytes;
+    st.open_transactions = st.subscriptions.front().leased;
+  }
   return st;
 }
 
@@ -1812,31 +1839,38 @@ bool QueueManager::CancelGet(GetHandle handle) {
   impl_->Drain();
   return r;
 }
-size_t QueueManager::Ack(std::span<const uint64_t> lease_ids) {
+size_t QueueManager::Ack(std::span<const uint64_t> lease_ids, DurableDone durable) {
   size_t n = impl_->Ack(lease_ids);
+  impl_->WhenDurable(n > 0, std::move(durable));
   impl_->Drain();
   return n;
 }
-size_t QueueManager::Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms) {
+size_t QueueManager::Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms,
+                           DurableDone durable) {
   size_t n = impl_->Abort(lease_ids, delay_ms);
+  impl_->WhenDurable(n > 0, std::move(durable));
   impl_->Drain();
   return n;
 }
 size_t QueueManager::Extend(std::span<const uint64_t> lease_ids, int64_t lease_ms) {
   return impl_->Extend(lease_ids, lease_ms);
 }
-bool QueueManager::ConfirmOldest(uint64_t owner, std::string_view name) {
+bool QueueManager::ConfirmOldest(uint64_t owner, std::string_view name, DurableDone durable) {
   bool r = impl_->OwnerOldest(owner, name, true);
+  impl_->WhenDurable(r, std::move(durable));
   impl_->Drain();
   return r;
 }
-bool QueueManager::AbortOldest(uint64_t owner, std::string_view name) {
+bool QueueManager::AbortOldest(uint64_t owner, std::string_view name, DurableDone durable) {
   bool r = impl_->OwnerOldest(owner, name, false);
+  impl_->WhenDurable(r, std::move(durable));
   impl_->Drain();
   return r;
 }
-bool QueueManager::ConfirmCount(uint64_t owner, std::string_view name, size_t count) {
+bool QueueManager::ConfirmCount(uint64_t owner, std::string_view name, size_t count,
+                                DurableDone durable) {
   bool r = impl_->ConfirmCount(owner, name, count);
+  impl_->WhenDurable(r && count > 0, std::move(durable));
   impl_->Drain();
   return r;
 }
@@ -1867,13 +1901,15 @@ Status QueueManager::DeleteSubscription(std::string_view queue, std::string_view
 Result<std::vector<SubscriptionStats>> QueueManager::ListSubscriptions(std::string_view queue) {
   return impl_->ListSubscriptions(queue);
 }
-Status QueueManager::Flush(std::string_view name) {
+Status QueueManager::Flush(std::string_view name, DurableDone durable) {
   Status st = impl_->Flush(name);
+  if (st.ok()) impl_->WhenDurable(true, std::move(durable));
   impl_->Drain();
   return st;
 }
-Status QueueManager::FlushAll() {
+Status QueueManager::FlushAll(DurableDone durable) {
   Status st = impl_->FlushAll();
+  if (st.ok()) impl_->WhenDurable(true, std::move(durable));
   impl_->Drain();
   return st;
 }

@@ -86,6 +86,8 @@ struct Delivery {
   storage::BatchPtr batch;
 };
 using GetDone = std::function<void(Result<std::vector<Delivery>>)>;
+// Runs once a cursor change (ack, abort, flush) is durable; see QueueManager::Ack.
+using DurableDone = std::function<void(Status)>;
 
 // Identifies a parked get; 0 = the get already completed.
 using GetHandle = uint64_t;
@@ -106,8 +108,12 @@ struct StartPosition {
 struct SubscriptionStats {
   std::string name;        // "" = default subscription
   uint64_t ack_floor = 0;  // every offset below is done
-  uint64_t depth = 0;      // items from the ack floor to the end, not acked (lag in items)
-  uint64_t leased = 0;
+  uint64_t depth = 0;      // items from the ack floor to the end, not acked, leased included
+  // Kestrel's `items` and `bytes`: the items of `depth` that are not leased (open), and their
+  // payload bytes (approximate for items put before the last restart).
+  uint64_t items = 0;
+  uint64_t bytes = 0;
+  uint64_t leased = 0;  // Kestrel's open_transactions: handed out and not yet acked or aborted
   uint64_t waiters = 0;
   int64_t oldest_age_ms = 0;  // age of the oldest unacked item (lag in time), 0 if none
   uint64_t delivered = 0;
@@ -124,8 +130,19 @@ struct QueueStats {
   uint64_t id = 0;
   uint64_t first_offset = 1;  // oldest offset still in the log
   uint64_t next_offset = 1;   // offset the next put gets
-  uint64_t items = 0;         // depth of the slowest subscription
-  uint64_t bytes = 0;         // payload bytes of those items (approximate after restart)
+  // Kestrel's counts, of the default subscription: items not acked and not leased, their
+  // payload bytes, and the leased (open) items.
+  uint64_t items = 0;
+  uint64_t bytes = 0;
+  uint64_t open_transactions = 0;
+  // What the queue retains for its slowest subscription (what max_items / max_bytes limit):
+  // items from the lowest ack floor to the end, leased included, and their payload bytes.
+  uint64_t depth = 0;
+  uint64_t depth_bytes = 0;
+  uint64_t durable_end = 1;  // offsets below are fsynced on this node
+  uint64_t commit_end = 1;   // offsets below may be delivered (single node: = durable_end)
+  uint64_t epoch = 0;        // leader term written into every batch (0: standalone)
+  uint64_t incarnation = 0;  // random at creation; names this queue's log on every node
   uint64_t log_bytes = 0;
   uint64_t log_direct_writes = 0;  // writes of the log with O_DIRECT since the server started
   uint64_t put = 0;
@@ -172,20 +189,29 @@ class QueueManager {
   // released for redelivery. `done` never runs. False if unknown or already completed.
   bool CancelGet(GetHandle handle);
 
-  // Lease ids are unique across restarts and can be used from any caller. Unknown ids are
-  // ignored; each returns how many leases it ended / changed.
-  size_t Ack(std::span<const uint64_t> lease_ids);
+  // Lease ids are unique across restarts and nodes (they carry EngineConfig::node_id) and can
+  // be used from any caller. Unknown ids are ignored; each returns how many leases it ended /
+  // changed, at once (the in-memory state has changed when it returns).
+  //
+  // `durable` (optional) runs on the loop thread once the changes are durable at their
+  // queues' sync level (sync = always: fsynced in the cursor log), with IOError if a queue went
+  // fail-stop first; at once (from the same call's completions) when nothing changed. A reply
+  // that tells a client "done" goes out from `durable` (DESIGN.md: an answered ack is final).
+  size_t Ack(std::span<const uint64_t> lease_ids, DurableDone durable = nullptr);
   // Makes the items deliverable again after `delay_ms` (< 0: the queue's redelivery delay).
-  size_t Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms = -1);
-  // Sets each lease to expire `lease_ms` from now.
+  size_t Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms = -1,
+               DurableDone durable = nullptr);
+  // Sets each lease to expire `lease_ms` from now (in memory only: leases are not durable).
   size_t Extend(std::span<const uint64_t> lease_ids, int64_t lease_ms);
 
   // Owner helpers (memcache /close, /abort, confirm, connection close). The oldest lease is the
   // one handed out first. Confirm/AbortOldest return false if `owner` has no lease on `name`.
-  bool ConfirmOldest(uint64_t owner, std::string_view name);
-  bool AbortOldest(uint64_t owner, std::string_view name);
+  // `durable` as for Ack.
+  bool ConfirmOldest(uint64_t owner, std::string_view name, DurableDone durable = nullptr);
+  bool AbortOldest(uint64_t owner, std::string_view name, DurableDone durable = nullptr);
   // Kestrel `confirm <q> <count>`: acks the `count` oldest leases, or none (false) if fewer.
-  bool ConfirmCount(uint64_t owner, std::string_view name, size_t count);
+  bool ConfirmCount(uint64_t owner, std::string_view name, size_t count,
+                    DurableDone durable = nullptr);
   size_t OwnerLeaseCount(uint64_t owner, std::string_view name) const;
   // Aborts every lease of `owner` (no redelivery delay); returns how many.
   size_t ReleaseOwner(uint64_t owner);
@@ -198,9 +224,10 @@ class QueueManager {
   Status DeleteSubscription(std::string_view queue, std::string_view sub);
   Result<std::vector<SubscriptionStats>> ListSubscriptions(std::string_view queue);
 
-  // Acks everything currently in `name`'s subscription (leases included).
-  Status Flush(std::string_view name);
-  Status FlushAll();
+  // Acks everything currently in `name`'s subscription (leases included). `durable` as for Ack
+  // (it does not run when the call returns an error).
+  Status Flush(std::string_view name, DurableDone durable = nullptr);
+  Status FlushAll(DurableDone durable = nullptr);
   // Acks (or moves to expire_to) every expired item of the subscription now; returns the count.
   Result<uint64_t> FlushExpired(std::string_view name);
   Result<uint64_t> FlushAllExpired();
