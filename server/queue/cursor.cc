@@ -4,7 +4,9 @@
 namespace saker::queue {
 
 void Cursor::Restore(const std::vector<uint64_t>& acked,
-                     const std::vector<std::pair<uint64_t, uint32_t>>& counts) {
+                     const std::vector<std::pair<uint64_t, uint32_t>>& counts,
+                     uint64_t delivered_end) {
+  delivered_end_ = delivered_end;
   for (uint64_t o : acked) {
     if (o >= floor_) acked_.insert(o);
   }
@@ -126,6 +128,7 @@ void Cursor::Seek(uint64_t offset) {
   delay_of_.clear();
   counts_.clear();
   floor_dirty_ = false;
+  delivered_dirty_ = false;
   dirty_acks_.clear();
   dirty_counts_.clear();
 }
@@ -138,6 +141,10 @@ uint32_t Cursor::DeliveryCount(uint64_t offset) const {
 uint32_t Cursor::CountDelivery(uint64_t offset) {
   uint32_t c = ++counts_[offset];
   dirty_counts_.insert(offset);
+  if (offset >= delivered_end_) {
+    delivered_end_ = offset + 1;
+    delivered_dirty_ = true;
+  }
   return c;
 }
 
@@ -152,7 +159,9 @@ void Cursor::TakeOps(uint64_t queue_id, const std::string& sub,
     auto it = counts_.find(o);
     if (it != counts_.end()) out->push_back({Type::kDeliveries, queue_id, sub, o, it->second});
   }
+  if (delivered_dirty_) out->push_back({Type::kDelivered, queue_id, sub, delivered_end_, 0});
   floor_dirty_ = false;
+  delivered_dirty_ = false;
   dirty_acks_.clear();
   dirty_counts_.clear();
 }

@@ -1,6 +1,7 @@
 // Cursor: one subscription's delivery state over its queue's offsets, as pure logic (no I/O,
 // no clock of its own), so every rule is unit-testable. The durable part is the ack floor
-// (every offset below it is done), the acked offsets above it and the delivery counts; the
+// (every offset below it is done), the acked offsets above it, the delivery counts and the
+// delivered high-water mark (every offset below it was handed out at least once); the
 // rest (what is in flight, what waits for redelivery) lives in memory only, so after a restart
 // every offset that is not acked is deliverable again.
 //
@@ -15,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/storage/meta_store.h"
+#include "server/storage/cursor_op.h"
 
 namespace saker::queue {
 
@@ -23,12 +24,14 @@ class Cursor {
  public:
   explicit Cursor(uint64_t floor) : floor_(floor), next_(floor) {}
 
-  // Restores the durable state loaded from meta.db (acked offsets and counts at or above the
-  // floor). Call once, on a fresh cursor.
+  // Restores the durable state loaded from meta.db and the cursor log (acked offsets and counts
+  // at or above the floor, the delivered high-water mark). Call once, on a fresh cursor.
   void Restore(const std::vector<uint64_t>& acked,
-               const std::vector<std::pair<uint64_t, uint32_t>>& counts);
+               const std::vector<std::pair<uint64_t, uint32_t>>& counts, uint64_t delivered_end);
 
   uint64_t floor() const { return floor_; }
+  // One past the highest offset ever delivered (0 if none); Seek keeps it.
+  uint64_t delivered_end() const { return delivered_end_; }
   size_t in_flight() const { return in_flight_.size(); }
   // Items in [floor, end) not acked.
   uint64_t Depth(uint64_t end) const;
@@ -54,13 +57,16 @@ class Cursor {
   void Seek(uint64_t offset);
 
   uint32_t DeliveryCount(uint64_t offset) const;
-  // Counts one more delivery of `offset`; returns the new count.
+  // Counts one more delivery of `offset` (raising delivered_end past it); returns the new count.
   uint32_t CountDelivery(uint64_t offset);
 
-  // Appends the changes since the last call as cursor ops (floor, acks above it, counts) and
+  // Appends the changes since the last call as cursor ops (floor, acks above it, counts, the
+  // delivered high-water mark) and
   // forgets them. A Seek must be emitted by the caller after calling this (kSeek).
   void TakeOps(uint64_t queue_id, const std::string& sub, std::vector<storage::CursorOp>* out);
-  bool dirty() const { return floor_dirty_ || !dirty_acks_.empty() || !dirty_counts_.empty(); }
+  bool dirty() const {
+    return floor_dirty_ || delivered_dirty_ || !dirty_acks_.empty() || !dirty_counts_.empty();
+  }
 
  private:
   void AdvanceFloor();
@@ -75,7 +81,9 @@ class Cursor {
   std::unordered_map<uint64_t, int64_t> delay_of_;  // released offset -> its ready time
   std::unordered_map<uint64_t, uint32_t> counts_;   // delivery counts of offsets >= floor_
 
+  uint64_t delivered_end_ = 0;
   bool floor_dirty_ = false;
+  bool delivered_dirty_ = false;
   std::vector<uint64_t> dirty_acks_;
   std::set<uint64_t> dirty_counts_;
 };

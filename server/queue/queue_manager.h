@@ -25,10 +25,13 @@
 #include "server/common/event_loop.h"
 #include "server/common/status.h"
 #include "server/queue/queue_config.h"
+#include "server/queue/replicator.h"
 #include "server/storage/batch.h"
 #include "server/storage/storage_thread.h"
 
 namespace saker::queue {
+
+class Engine;
 
 // Kestrel's server status. ReadOnly refuses put, flush, delete and flush_expired; Quiescent also
 // refuses get and peek; ack / abort / extend work in every status. Refusals are Unavailable.
@@ -158,17 +161,22 @@ struct QueueStats {
 class QueueManager {
  public:
   // Opens (creating if needed) config.data_dir: meta.db and one folder per queue, recovering
-  // every queue and cursor. Blocking; call before the loop serves clients. `storage` and `loop`
-  // must outlive the manager, and `storage` must be started. The next boot's lease ids differ
-  // from this one's. Corruption / IOError if the data dir cannot be used.
+  // every queue and cursor (meta.db's checkpoint, then each queue's cursor log from it).
+  // Blocking; call before the loop serves clients. `storage` and `loop` must outlive the
+  // manager, and `storage` must be started. The next boot's lease ids differ from this one's.
+  // `replicator` decides each queue's commit_end (nullptr: the single node's LocalReplicator).
+  // Corruption / IOError if the data dir cannot be used; a queue that cannot be recovered is
+  // stopped (IOError to its puts) and the others serve.
   static Result<std::unique_ptr<QueueManager>> Open(EngineConfig config, EventLoop* loop,
                                                     storage::StorageThread* storage,
-                                                    const Clock* clock = SystemClock::Get());
+                                                    const Clock* clock = SystemClock::Get(),
+                                                    std::unique_ptr<Replicator> replicator = {});
   ~QueueManager();
   QueueManager(const QueueManager&) = delete;
   QueueManager& operator=(const QueueManager&) = delete;
 
-  // Completes every waiter (with what it has), commits every cursor, then runs `done`. After
+  // Completes every waiter (with what it has), writes every cursor change and commits a meta.db
+  // checkpoint, then runs `done`. After
   // Close every call is refused with Unavailable. Stop the StorageThread only after `done`,
   // and destroy the manager only after the StorageThread has stopped.
   void Close(std::function<void(Status)> done);
@@ -246,18 +254,33 @@ class QueueManager {
   // Persisted (committed on the storage thread); effective at once.
   void SetStatus(ServerStatus status);
 
+  // Replication and mirroring: appends `batch`, received whole from a leader or a mirror's
+  // source (parsed and CRC-checked by storage::Batch::Parse), at its own base offset, which must
+  // be the queue's next offset (else InvalidArgument; Busy while local puts are not yet
+  // written). Written through the storage thread like a put, in call order; `done`
+  // runs once commit_end passes it (the batch's epoch becomes the queue's if higher), or with the
+  // error that refused it. The queue is created on first reference.
+  void AppendBatch(std::string_view queue, storage::BatchPtr batch,
+                   std::function<void(Status)> done);
+  // Cuts `queue` back so that its next offset is `offset`, a batch boundary in [first offset,
+  // next offset] (else InvalidArgument); durably (Log::Truncate) before `done` runs. From the call
+  // on, nothing at or above `offset` is served: not from the tail cache, the cold cache or a cold
+  // read in flight; puts not yet committed there fail with Unavailable. Offsets at or above it
+  // must not have been delivered (they lie above commit_end when replication truncates);
+  // subscriptions whose floor is above are moved back to it. NotFound if there is no such queue;
+  // Busy while appends to it are not yet handed to storage (call again after the loop turned).
+  void Truncate(std::string_view queue, uint64_t offset, std::function<void(Status)> done);
+
   // Processes due deadlines (leases, waiters, delayed redelivery). A timer calls this every
   // tick_ms; tests with a FakeClock call it after Advance().
   void Tick();
-  // Commits pending cursor changes now (normally every commit_interval_ms); `done` runs when
-  // they are in meta.db.
+  // Commits a meta.db checkpoint of the cursor logs now (normally every commit_interval_ms);
+  // `done` runs when it is in meta.db and the segments it frees are gone.
   void CommitCursors(std::function<void(Status)> done);
 
-  class Impl;
-
  private:
-  explicit QueueManager(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit QueueManager(std::unique_ptr<Engine> engine);
+  std::unique_ptr<Engine> engine_;
 };
 
 // Splits "queue+sub" into its parts and validates both (DESIGN.md name rules).

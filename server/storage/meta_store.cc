@@ -23,6 +23,10 @@ constexpr const char* kMigrations[] = {
     "CREATE TABLE dedupe (queue_id INTEGER NOT NULL, key TEXT NOT NULL,"
     "  offset INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (queue_id, key)) WITHOUT ROWID;"
     "CREATE INDEX dedupe_ts ON dedupe (ts);",
+    // 2: incarnations, the cursor-log checkpoint, the delivered high-water mark.
+    "ALTER TABLE queues ADD COLUMN incarnation INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queues ADD COLUMN cursor_log_through INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE subscriptions ADD COLUMN delivered_end INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum Slot {
@@ -39,6 +43,9 @@ enum Slot {
   kDeliveriesBelow,
   kInsertAck,
   kUpsertDeliveries,
+  kSetDelivered,
+  kSetIncarnation,
+  kCursorLogThrough,
   kInsertDedupe,
   kForgetDedupe,
   kDedupeThrough,
@@ -217,6 +224,12 @@ Status MetaStore::ApplyCursorOp(const CursorOp& op) {
                        " ON CONFLICT DO UPDATE SET count = MAX(count, excluded.count)"),
                q, sub, off, static_cast<int64_t>(op.count));
       break;
+    case CursorOp::Type::kDelivered:
+      ok = Run(Prepare(kSetDelivered,
+                       "UPDATE subscriptions SET delivered_end = MAX(delivered_end, ?)"
+                       " WHERE queue_id = ? AND name = ?"),
+               off, q, sub);
+      break;
   }
   return ok ? Status::OK() : Error("cursor op");
 }
@@ -224,9 +237,16 @@ Status MetaStore::ApplyCursorOp(const CursorOp& op) {
 Status MetaStore::Apply(const MetaBatch& b) {
   for (const QueueRecord& r : b.create_queues) {
     if (!Run(Prepare(kInsertQueue,
-                     "INSERT OR REPLACE INTO queues (id, name, created_ms) VALUES (?, ?, ?)"),
-             I64(r.id), r.name, r.created_ms)) {
+                     "INSERT OR REPLACE INTO queues (id, name, created_ms, incarnation)"
+                     " VALUES (?, ?, ?, ?)"),
+             I64(r.id), r.name, r.created_ms, I64(r.incarnation))) {
       return Error("insert queue");
+    }
+  }
+  for (const auto& [id, incarnation] : b.set_incarnations) {
+    if (!Run(Prepare(kSetIncarnation, "UPDATE queues SET incarnation = ? WHERE id = ?"),
+             I64(incarnation), I64(id))) {
+      return Error("set incarnation");
     }
   }
   for (const CursorOp& op : b.cursor_ops) SAKER_RETURN_IF_ERROR(ApplyCursorOp(op));
@@ -247,6 +267,14 @@ Status MetaStore::Apply(const MetaBatch& b) {
                      "UPDATE queues SET dedupe_through = MAX(dedupe_through, ?) WHERE id = ?"),
              I64(offset), I64(id))) {
       return Error("dedupe_through");
+    }
+  }
+  for (const auto& [id, offset] : b.cursor_log_through) {
+    if (!Run(Prepare(kCursorLogThrough,
+                     "UPDATE queues SET cursor_log_through = MAX(cursor_log_through, ?)"
+                     " WHERE id = ?"),
+             I64(offset), I64(id))) {
+      return Error("cursor_log_through");
     }
   }
   for (uint64_t id : b.delete_queues) {
@@ -295,18 +323,23 @@ Result<MetaSnapshot> MetaStore::Load() {
     return static_cast<uint64_t>(sqlite3_column_int64(s, col));
   };
   SAKER_RETURN_IF_ERROR(query(
-      "SELECT id, name, created_ms, dedupe_through FROM queues ORDER BY id", [&](sqlite3_stmt* s) {
-        snap.queues.push_back({u64(s, 0), text(s, 1), sqlite3_column_int64(s, 2)});
+      "SELECT id, name, created_ms, dedupe_through, incarnation, cursor_log_through FROM queues"
+      " ORDER BY id",
+      [&](sqlite3_stmt* s) {
+        snap.queues.push_back({u64(s, 0), text(s, 1), sqlite3_column_int64(s, 2), u64(s, 4)});
         snap.dedupe_through[u64(s, 0)] = u64(s, 3);
+        snap.cursor_log_through[u64(s, 0)] = u64(s, 5);
       }));
   std::map<std::pair<uint64_t, std::string>, size_t> index;
   SAKER_RETURN_IF_ERROR(
-      query("SELECT queue_id, name, ack_floor FROM subscriptions ORDER BY queue_id, name",
+      query("SELECT queue_id, name, ack_floor, delivered_end FROM subscriptions"
+            " ORDER BY queue_id, name",
             [&](sqlite3_stmt* s) {
               SubscriptionRecord r;
               r.queue_id = u64(s, 0);
               r.name = text(s, 1);
               r.ack_floor = u64(s, 2);
+              r.delivered_end = u64(s, 3);
               index[{r.queue_id, r.name}] = snap.subscriptions.size();
               snap.subscriptions.push_back(std::move(r));
             }));

@@ -1,13 +1,15 @@
 // MetaStore: meta.db, the SQLite database (WAL mode) beside the queue folders. It holds the
-// queues (name -> numeric id = folder name), subscriptions and their cursors (ack floor, acked
-// offsets above it, delivery counts), idempotency keys and server settings (status, boot count).
+// queues (name -> numeric id = folder name, incarnation), subscriptions and their cursors (ack
+// floor, acked offsets above it, delivery counts, delivered high-water mark), idempotency keys
+// and server settings (status, boot count).
 //
-// Cursor changes are CursorOps: small, idempotent records that the queue engine produces on the
-// loop thread and that replication can ship as they are (DESIGN.md Replication). A MetaBatch of
-// them is committed in one transaction.
+// meta.db is a checkpoint of the queues' cursor logs (FORMAT.md "Cursor log"): a MetaBatch
+// applies, in one transaction, the CursorOps that were durable in the cursor logs, with the
+// cursor-log offset below which each queue's records are now applied (cursor_log_through);
+// recovery replays each cursor log from there.
 //
-// Threads: Open() and Load() on any thread before the store is shared; afterwards only the
-// storage thread calls it (StorageThread::Run). Never call it on the loop thread.
+// Threads: Open() and Load() on any thread before the store is shared; afterwards one thread at
+// a time (the queue engine's meta thread). Never call it on the loop thread.
 #pragma once
 
 #include <sqlite3.h>
@@ -20,29 +22,15 @@
 #include <vector>
 
 #include "server/common/status.h"
+#include "server/storage/cursor_op.h"
 
 namespace saker::storage {
-
-struct CursorOp {
-  enum class Type : uint8_t {
-    kCreate = 1,      // subscription created with ack floor `offset`
-    kDelete = 2,      // subscription and its cursor removed
-    kFloor = 3,       // ack floor advanced to `offset` (state below it is dropped)
-    kSeek = 4,        // ack floor set to `offset`; every acked offset and count is dropped
-    kAck = 5,         // `offset` (at or above the floor) acked
-    kDeliveries = 6,  // `offset` has been delivered `count` times
-  };
-  Type type = Type::kAck;
-  uint64_t queue_id = 0;
-  std::string subscription;
-  uint64_t offset = 0;
-  uint32_t count = 0;
-};
 
 struct QueueRecord {
   uint64_t id = 0;
   std::string name;
   int64_t created_ms = 0;
+  uint64_t incarnation = 0;  // 0 for a queue created before schema 2 (until set_incarnations)
 };
 
 struct DedupeRecord {
@@ -58,6 +46,7 @@ struct SubscriptionRecord {
   uint64_t ack_floor = 1;
   std::vector<uint64_t> acked;                            // ascending, all >= ack_floor
   std::vector<std::pair<uint64_t, uint32_t>> deliveries;  // (offset, count), ascending
+  uint64_t delivered_end = 0;  // kDelivered: every offset below was handed out at least once
 };
 
 // One transaction's worth of changes, applied in the order of the fields below.
@@ -70,19 +59,24 @@ struct MetaBatch {
   // (queue id, offset): every key of the queue up to `offset` is in dedupe_keys of this or an
   // earlier batch (recovery scans the log only above it).
   std::vector<std::pair<uint64_t, uint64_t>> dedupe_through;
+  // (queue id, incarnation) for queues made before incarnations were stored.
+  std::vector<std::pair<uint64_t, uint64_t>> set_incarnations;
+  // (queue id, offset): every record of the queue's cursor log below `offset` is applied.
+  std::vector<std::pair<uint64_t, uint64_t>> cursor_log_through;
   std::vector<uint64_t> delete_queues;  // the queue row and everything of that queue
   std::map<std::string, std::string> settings;
 
   bool empty() const {
     return create_queues.empty() && cursor_ops.empty() && dedupe_keys.empty() &&
-           dedupe_forget_before_ms == 0 && dedupe_through.empty() && delete_queues.empty() &&
-           settings.empty();
+           dedupe_forget_before_ms == 0 && dedupe_through.empty() && set_incarnations.empty() &&
+           cursor_log_through.empty() && delete_queues.empty() && settings.empty();
   }
 };
 
 struct MetaSnapshot {
   std::vector<QueueRecord> queues;  // ascending id
   std::map<uint64_t, uint64_t> dedupe_through;
+  std::map<uint64_t, uint64_t> cursor_log_through;  // queue id -> offset (1 = nothing applied)
   std::vector<SubscriptionRecord> subscriptions;
   std::vector<DedupeRecord> dedupe_keys;
   std::map<std::string, std::string> settings;

@@ -59,7 +59,7 @@ TEST(CursorTest, ReleasedOffsetsComeBackLowestFirstAfterTheirDelay) {
 
 TEST(CursorTest, RestoreSkipsAckedOffsetsAndKeepsCounts) {
   Cursor c(5);
-  c.Restore({5, 7}, {{6, 3}, {4, 9}});
+  c.Restore({5, 7}, {{6, 3}, {4, 9}}, 8);
   EXPECT_EQ(c.floor(), 6u);
   EXPECT_EQ(c.DeliveryCount(6), 3u);
   EXPECT_EQ(c.DeliveryCount(4), 0u);
@@ -99,11 +99,35 @@ TEST(CursorTest, DeliveryCountsAreEmittedAndDroppedBelowTheFloor) {
   EXPECT_EQ(c.CountDelivery(1), 1u);
   EXPECT_EQ(c.CountDelivery(1), 2u);
   auto ops = Ops(c);
-  ASSERT_EQ(ops.size(), 1u);
+  ASSERT_EQ(ops.size(), 2u);
   EXPECT_EQ(ops[0].type, Type::kDeliveries);
   EXPECT_EQ(ops[0].count, 2u);
+  EXPECT_EQ(ops[1].type, Type::kDelivered);
+  EXPECT_EQ(ops[1].offset, 2u);
   c.Ack(1);
   EXPECT_EQ(c.DeliveryCount(1), 0u);
+}
+
+TEST(CursorTest, DeliveredHighWaterMarkRisesOnlyAndSurvivesSeekAndRestore) {
+  Cursor c(1);
+  c.Take(c.NextDeliverable(10, 0));
+  c.CountDelivery(1);
+  c.Take(5);
+  c.CountDelivery(5);
+  EXPECT_EQ(c.delivered_end(), 6u);
+  auto ops = Ops(c);
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.back().type, Type::kDelivered);
+  EXPECT_EQ(ops.back().offset, 6u);
+  c.Release(1, 0, 0);
+  c.CountDelivery(1);  // a redelivery below the mark moves nothing
+  for (const auto& op : Ops(c)) EXPECT_NE(op.type, Type::kDelivered);
+  c.Seek(2);
+  EXPECT_EQ(c.delivered_end(), 6u);
+  Cursor restored(3);
+  restored.Restore({}, {}, 9);
+  EXPECT_EQ(restored.delivered_end(), 9u);
+  EXPECT_FALSE(restored.dirty());
 }
 
 }  // namespace

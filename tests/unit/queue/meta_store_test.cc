@@ -2,6 +2,7 @@
 #include "server/storage/meta_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "tests/testutil/testutil.h"
 
@@ -25,7 +26,7 @@ class MetaStoreTest : public ::testing::Test {
 
 TEST_F(MetaStoreTest, EmptyStoreLoadsNothingAndHasLatestSchema) {
   auto store = OpenStore();
-  EXPECT_EQ(store->schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), 2);
   auto snap = store->Load();
   ASSERT_TRUE(snap.ok());
   EXPECT_TRUE(snap->queues.empty());
@@ -45,7 +46,7 @@ TEST_F(MetaStoreTest, CursorOpsSurviveReopen) {
     ASSERT_TRUE(store->Commit(b).ok());
   }
   auto store = OpenStore();
-  EXPECT_EQ(store->schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), 2);
   auto snap = store->Load();
   ASSERT_TRUE(snap.ok());
   ASSERT_EQ(snap->queues.size(), 1u);
@@ -110,6 +111,82 @@ TEST_F(MetaStoreTest, DeleteSubscriptionRemovesItsCursor) {
   ASSERT_TRUE(store->Commit(b).ok());
   auto snap = store->Load();
   EXPECT_TRUE(snap->subscriptions.empty());
+}
+
+TEST_F(MetaStoreTest, IncarnationsCheckpointAndDeliveredEndRoundTripAndGoWithTheQueue) {
+  {
+    auto store = OpenStore();
+    MetaBatch b;
+    QueueRecord q1{1, "orders", 10, 0xfeedface12345678ull};
+    QueueRecord q2{2, "old", 20, 0};
+    b.create_queues = {q1, q2};
+    b.cursor_ops = {Op(Type::kCreate, "", 1), Op(Type::kDelivered, "", 7),
+                    Op(Type::kDelivered, "", 4)};
+    b.cursor_log_through = {{1, 12}, {2, 3}};
+    ASSERT_TRUE(store->Commit(b).ok());
+    MetaBatch c;
+    c.set_incarnations = {{2, 42}};
+    c.cursor_log_through = {{1, 9}};  // never goes back
+    ASSERT_TRUE(store->Commit(c).ok());
+  }
+  auto store = OpenStore();
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->queues.size(), 2u);
+  EXPECT_EQ(snap->queues[0].incarnation, 0xfeedface12345678ull);
+  EXPECT_EQ(snap->queues[1].incarnation, 42u);
+  EXPECT_EQ(snap->cursor_log_through.at(1), 12u);
+  EXPECT_EQ(snap->cursor_log_through.at(2), 3u);
+  ASSERT_EQ(snap->subscriptions.size(), 1u);
+  EXPECT_EQ(snap->subscriptions[0].delivered_end, 7u);
+  MetaBatch d;
+  d.delete_queues = {1};
+  ASSERT_TRUE(store->Commit(d).ok());
+  snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->queues.size(), 1u);
+  EXPECT_EQ(snap->cursor_log_through.count(1), 0u);
+  EXPECT_TRUE(snap->subscriptions.empty());
+}
+
+TEST_F(MetaStoreTest, SchemaOneDatabaseMigratesKeepingItsRows) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir_.Join("meta.db").c_str(), &db), SQLITE_OK);
+    const char* v1 =
+        "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER);"
+        "INSERT INTO migrations (version) VALUES (1);"
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE queues (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        "  created_ms INTEGER NOT NULL, dedupe_through INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE subscriptions (queue_id INTEGER NOT NULL, name TEXT NOT NULL,"
+        "  ack_floor INTEGER NOT NULL, PRIMARY KEY (queue_id, name)) WITHOUT ROWID;"
+        "CREATE TABLE acked (queue_id INTEGER NOT NULL, sub TEXT NOT NULL, offset INTEGER NOT NULL,"
+        "  PRIMARY KEY (queue_id, sub, offset)) WITHOUT ROWID;"
+        "CREATE TABLE deliveries (queue_id INTEGER NOT NULL, sub TEXT NOT NULL,"
+        "  offset INTEGER NOT NULL, count INTEGER NOT NULL,"
+        "  PRIMARY KEY (queue_id, sub, offset)) WITHOUT ROWID;"
+        "CREATE TABLE dedupe (queue_id INTEGER NOT NULL, key TEXT NOT NULL,"
+        "  offset INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (queue_id, key)) WITHOUT "
+        "ROWID;"
+        "INSERT INTO queues (id, name, created_ms) VALUES (7, 'jobs', 5);"
+        "INSERT INTO subscriptions VALUES (7, '', 3);"
+        "INSERT INTO acked VALUES (7, '', 4);";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = OpenStore();
+  EXPECT_EQ(store->schema_version(), 2);
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->queues.size(), 1u);
+  EXPECT_EQ(snap->queues[0].name, "jobs");
+  EXPECT_EQ(snap->queues[0].incarnation, 0u);
+  EXPECT_EQ(snap->cursor_log_through.at(7), 1u);
+  ASSERT_EQ(snap->subscriptions.size(), 1u);
+  EXPECT_EQ(snap->subscriptions[0].ack_floor, 3u);
+  EXPECT_EQ(snap->subscriptions[0].acked, (std::vector<uint64_t>{4}));
+  EXPECT_EQ(snap->subscriptions[0].delivered_end, 0u);
 }
 
 }  // namespace

@@ -61,6 +61,23 @@ class EngineHarness {
     Stop();
     Start();
   }
+  // Stops without the engine's Close: no last cursor write, no last meta.db checkpoint. What
+  // the storage thread was handed is still written (as a process killed after its writes
+  // returned); run with a long commit_interval_ms so that only the cursor log holds the acks.
+  void Crash() {
+    if (!engine_) return;
+    storage_->Stop();
+    engine_.reset();
+    storage_.reset();
+    loop_.reset();
+  }
+  // Ack with a `durable` callback, driven until it ran; returns its Status.
+  Status AckDurably(std::vector<uint64_t> ids) {
+    std::optional<Status> out;
+    engine_->Ack(ids, [&](Status st) { out = st; });
+    RunUntil([&] { return out.has_value(); });
+    return out.value_or(Status::Timeout("ack"));
+  }
 
   // Drives the loop until `pred` holds (fails the test after a scaled deadline).
   template <typename Pred>
