@@ -4,6 +4,7 @@
 #include "server/net/memcache_session.h"
 
 #include "server/common/logging.h"
+#include "server/net/durable_reply.h"
 #include "server/net/parked_gets.h"
 
 namespace saker::net {
@@ -30,6 +31,17 @@ void Immediate(Connection* conn, Fn&& encode) {
 void ServerError(Connection* conn, std::string_view why) {
   Immediate(conn, [&](std::string* out) { memcache::AppendServerError(out, why); });
   conn->CloseAfterWrite();
+}
+
+// A failed cursor change (the queue went fail-stop): SERVER_ERROR, and DurableReply closes.
+void DurableError(const Status& s, std::string* out) {
+  memcache::AppendServerError(out, s.message());
+}
+
+std::string Encoded(void (*encode)(std::string*)) {
+  std::string out;
+  encode(&out);
+  return out;
 }
 
 }  // namespace
@@ -124,15 +136,20 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       if (engine->DeleteQueue(req.queue).ok()) counters->queue_deletes++;
       return Immediate(conn, [](std::string* out) { memcache::AppendDeleted(out); });
     }
-    case Command::kFlush: {
-      Status s = engine->Flush(req.queue);
-      if (s.IsUnavailable()) return ServerError(conn, s.message());
-      return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
-    }
+    case Command::kFlush:
     case Command::kFlushAll: {
-      Status s = engine->FlushAll();
-      if (s.IsUnavailable()) return ServerError(conn, s.message());
-      return Immediate(conn, [](std::string* out) { memcache::AppendFlushedAll(out); });
+      const bool all = req.command == Command::kFlushAll;
+      DurableReply reply(conn, DurableError);
+      Status s =
+          all ? engine->FlushAll(reply.Durable()) : engine->Flush(req.queue, reply.Durable());
+      if (s.IsUnavailable()) {
+        std::string out;
+        memcache::AppendServerError(&out, s.message());
+        return reply.SendNow(std::move(out), true);
+      }
+      std::string out = Encoded(all ? memcache::AppendFlushedAll : memcache::AppendEnd);
+      // A bad name flushes nothing and still answers as Kestrel does.
+      return s.ok() ? reply.Set(std::move(out)) : reply.SendNow(std::move(out));
     }
     case Command::kFlushExpired:
     case Command::kFlushAllExpired: {
@@ -161,11 +178,12 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       return Immediate(conn, [&](std::string* out) { out->append(text); });
     }
     case Command::kConfirm: {
-      bool ok = req.count >= 0 &&
-                engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count));
-      return Immediate(conn, [&](std::string* out) {
-        ok ? memcache::AppendEnd(out) : memcache::AppendError(out);
-      });
+      if (req.count < 0)
+        return Immediate(conn, [](std::string* out) { memcache::AppendError(out); });
+      DurableReply reply(conn, DurableError);
+      bool ok = engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count),
+                                     reply.Durable());
+      return reply.Set(Encoded(ok ? memcache::AppendEnd : memcache::AppendError));
     }
     case Command::kStatus: {
       using memcache::StatusName;
@@ -217,21 +235,24 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   if (engine->status() == queue::ServerStatus::kQuiescent && !g.abort && !(g.close && !g.open)) {
     return ServerError(conn, "server is quiescent");
   }
+  // The reply goes out once this request's cursor change (abort, close) is durable and, for
+  // an open or plain get, once the get is done.
+  DurableReply reply(conn, DurableError);
   if (g.abort) {
-    engine->AbortOldest(owner, req.queue);
-    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+    engine->AbortOldest(owner, req.queue, reply.Durable());
+    return reply.Set(Encoded(memcache::AppendEnd));
   }
-  if (g.close) engine->ConfirmOldest(owner, req.queue);
-  if (g.close && !g.open) {
-    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+  if (g.close) {
+    engine->ConfirmOldest(owner, req.queue, reply.Durable());
+  } else {
+    reply.Durable()(Status::OK());  // nothing to wait for but the get
   }
+  if (g.close && !g.open) return reply.Set(Encoded(memcache::AppendEnd));
   size_t open_reads = engine->OwnerLeaseCount(owner, req.queue);
   if ((!g.open && !g.peek && open_reads > 0) ||
       (g.open && open_reads >= ctx->limits().max_open_reads)) {
     // Kestrel: a plain get with a read open, or one open read too many: ERROR and close.
-    Immediate(conn, [](std::string* out) { memcache::AppendError(out); });
-    conn->CloseAfterWrite();
-    return;
+    return reply.Set(Encoded(memcache::AppendError), true);
   }
   queue::GetOptions o;
   o.max_items = 1;
@@ -239,17 +260,13 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   o.peek = g.peek;
   o.reliable = g.open;
   o.owner = g.open ? owner : 0;
-  Connection::Slot slot = conn->Reserve();
-  std::weak_ptr<Connection> weak = conn->shared_from_this();
   std::string queue_name(req.queue);
   // Kestrel's VALUE line names the bare queue (subscription included, options stripped).
   int64_t start_us = MonotonicMicros();
   state_->parked.Start(
       engine, queue_name, o,
-      [weak, slot, queue_name, ctx, start_us](Result<std::vector<queue::Delivery>> r) {
+      [reply, queue_name, ctx, start_us](Result<std::vector<queue::Delivery>> r) {
         admin::ServerCounters* c = ctx->counters();
-        auto conn = weak.lock();
-        if (!conn) return;
         std::string out;
         if (r.ok() && !r->empty()) {
           c->get_hits++;
@@ -260,11 +277,9 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
           memcache::AppendEnd(&out);
         } else {
           memcache::AppendServerError(&out, r.status().message());
-          conn->Reply(slot, out);
-          conn->CloseAfterWrite();
-          return;
+          return reply.Set(std::move(out), true);
         }
-        conn->Reply(slot, out);
+        reply.Set(std::move(out));
       });
 }
 

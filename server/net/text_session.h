@@ -8,6 +8,7 @@
 
 #include "server/net/connection.h"
 #include "server/net/context.h"
+#include "server/net/durable_reply.h"
 #include "server/net/text_codec.h"
 
 namespace saker::net {
@@ -23,8 +24,9 @@ class TextSession final : public ProtocolHandler {
 
  private:
   void Serve(Connection* conn, const text::Request& req);
-  // Starts a get/peek/monitor whose reply fills a reserved slot.
-  void StartGet(Connection* conn, std::string name, const queue::GetOptions& options, bool stream);
+  // Starts a get/peek/monitor whose reply fills `reply` (after the confirms it waits for).
+  void StartGet(DurableReply reply, std::string name, const queue::GetOptions& options,
+                bool stream);
 
   text::Parser parser_;
   std::shared_ptr<State> state_;
