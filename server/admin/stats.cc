@@ -1,6 +1,6 @@
 // Renderings of the server's statistics. Kestrel's names are a contract with monitoring
-// scripts (kestrel.md §5); the Prometheus names follow its naming rules (saker_ prefix,
-// _total counters, seconds).
+// scripts (Kestrel's guide, "Server stats"; README.md lists them); the Prometheus names follow its
+// naming rules (saker_ prefix, _total counters, seconds).
 #include "server/admin/stats.h"
 
 #include <fmt/format.h>

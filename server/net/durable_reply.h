@@ -1,8 +1,8 @@
 // DurableReply: the reply to a request that changes cursors (memcache `/close`, `/abort`,
 // `confirm`, `flush`; their text-protocol twins). It takes the connection's next reply slot when
 // the request is served and fills it only once the change is durable at the queue's sync level
-// (DESIGN.md: an answered ack is final), so replies stay in request order while the cursor
-// log is synced. Loop thread only.
+// (docs/SEMANTICS.md, Durability: an answered ack is final), so replies stay in request order while
+// the cursor log is synced. Loop thread only.
 #pragma once
 
 #include <memory>

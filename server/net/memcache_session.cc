@@ -53,11 +53,8 @@ struct MemcacheSession::State {
 };
 
 MemcacheSession::MemcacheSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
-  const SessionLimits& l = ctx->limits();
-  memcache::Limits limits;
-  limits.max_item_size = l.max_item_size;
-  limits.max_request_bytes = l.max_item_size + 4096;
-  parser_ = memcache::Parser(limits);
+  const ConnectionLimits& l = ctx->limits();
+  parser_ = memcache::Parser({l.max_request_bytes, l.max_item_size});
 }
 
 MemcacheSession::~MemcacheSession() = default;
@@ -186,15 +183,11 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       return reply.Set(Encoded(ok ? memcache::AppendEnd : memcache::AppendError));
     }
     case Command::kStatus: {
-      using memcache::StatusName;
-      if (req.status == StatusName::kNone) {
+      if (!req.status) {
         std::string_view name = queue::ServerStatusName(engine->status());
         return Immediate(conn, [&](std::string* out) { memcache::AppendStatus(out, name); });
       }
-      queue::ServerStatus next = queue::ServerStatus::kUp;  // WriteAvoid serves like Up here
-      if (req.status == StatusName::kReadOnly) next = queue::ServerStatus::kReadOnly;
-      if (req.status == StatusName::kQuiescent) next = queue::ServerStatus::kQuiescent;
-      engine->SetStatus(next);
+      engine->SetStatus(*req.status);
       return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
     }
     case Command::kReload: {

@@ -27,10 +27,8 @@ struct TextSession::State {
 };
 
 TextSession::TextSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
-  text::Limits limits;
-  limits.max_item_size = ctx->limits().max_item_size;
-  limits.max_request_bytes = ctx->limits().max_item_size + 4096;
-  parser_ = text::Parser(limits);
+  const ConnectionLimits& l = ctx->limits();
+  parser_ = text::Parser({l.max_request_bytes, l.max_item_size});
 }
 
 TextSession::~TextSession() = default;
@@ -169,13 +167,10 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
       return Send(conn, out);
     }
     case Command::kStatus:
-      if (req.status == text::StatusName::kNone) {
+      if (!req.status) {
         text::AppendString(&out, queue::ServerStatusName(engine->status()));
       } else {
-        queue::ServerStatus next = queue::ServerStatus::kUp;
-        if (req.status == text::StatusName::kReadOnly) next = queue::ServerStatus::kReadOnly;
-        if (req.status == text::StatusName::kQuiescent) next = queue::ServerStatus::kQuiescent;
-        engine->SetStatus(next);
+        engine->SetStatus(*req.status);
         text::AppendCount(&out, 0);
       }
       return Send(conn, out);

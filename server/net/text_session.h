@@ -1,7 +1,7 @@
-// TextSession: one connection of the text port, Kestrel's line protocol (kestrel.md §1.2).
-// Every `get` is a reliable read confirmed by the connection's next get or peek on that queue
-// and returned to the queue if the connection closes (Kestrel's code, not its guide). Replies
-// go out in request order. Loop thread only.
+// TextSession: one connection of the text port, Kestrel's line protocol (Kestrel's
+// TextHandler.scala). Every `get` is a reliable read confirmed by the connection's next get or peek
+// on that queue and returned to the queue if the connection closes (Kestrel's code, not its guide).
+// Replies go out in request order. Loop thread only.
 #pragma once
 
 #include <memory>

@@ -1,7 +1,7 @@
 // ThriftSession: frames in, generated processor, engine calls, frames out in slot order.
 // Completions hold a shared_ptr to the session state, which owns the processor, and to the
-// output protocol: the generated continuations bind raw pointers to both (stack-notes §1
-// gotcha 4), so they must outlive them.
+// output protocol: the generated continuations bind raw pointers to both (std::bind of
+// `this` and the TProtocol*), so they must outlive them.
 #include "server/net/thrift_session.h"
 
 #include <thrift/TConfiguration.h>
@@ -89,7 +89,8 @@ api::SubscriptionInfo ToInfo(const queue::SubscriptionStats& s) {
 }
 
 // Runs `change(durable)`, an engine call that returns how many leases it changed at once, and
-// calls `answer(count, status)` once the change is durable (DESIGN.md: an answered ack is final).
+// calls `answer(count, status)` once the change is durable (docs/SEMANTICS.md: an answered ack is
+// final).
 template <typename Change, typename Answer>
 void CountWhenDurable(Change change, Answer answer) {
   auto count = std::make_shared<int32_t>(0);
@@ -544,9 +545,7 @@ void Service::list_queues(std::function<void(std::vector<std::string> const&)> c
 }
 
 ThriftSession::ThriftSession(Context* ctx)
-    : state_(std::make_shared<State>(ctx)),
-      max_frame_bytes_(
-          std::max<size_t>(kDefaultMaxFrameBytes, ctx->limits().max_item_size + 4096)) {
+    : state_(std::make_shared<State>(ctx)), max_frame_bytes_(ctx->limits().max_request_bytes) {
   state_->processor =
       std::make_shared<api::SakerAsyncProcessor>(std::make_shared<Service>(state_.get()));
 }
