@@ -130,7 +130,9 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       return;
     }
     case Command::kDelete: {
-      if (engine->DeleteQueue(req.queue).ok()) counters->queue_deletes++;
+      Status s = engine->DeleteQueue(req.queue);
+      if (s.IsUnavailable()) return ServerError(conn, s.message());  // READONLY, QUIESCENT
+      if (s.ok()) counters->queue_deletes++;
       return Immediate(conn, [](std::string* out) { memcache::AppendDeleted(out); });
     }
     case Command::kFlush:

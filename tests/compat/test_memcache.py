@@ -174,6 +174,30 @@ class MemcacheCompat(unittest.TestCase):
         self.assertEqual(buf[:len(want)], want)
         s.close()
 
+    def test_readonly_refuses_delete_and_serves_reads(self):
+        c = self.pymc()
+        self.assertTrue(c.set("ro", b"kept", noreply=False))
+
+        def ask(request):
+            s = self.raw()
+            s.sendall(request)
+            buf = b""
+            deadline = time.monotonic() + 5
+            while not buf.endswith(b"\r\n") and time.monotonic() < deadline:
+                buf += s.recv(4096)
+            s.close()
+            return buf
+
+        self.assertEqual(ask(b"status readonly\r\n"), b"END\r\n")
+        try:
+            self.assertTrue(ask(b"delete ro\r\n").startswith(b"SERVER_ERROR"))
+            self.assertTrue(ask(b"flush ro\r\n").startswith(b"SERVER_ERROR"))
+            self.assertTrue(ask(b"get ro/peek\r\n").startswith(b"VALUE ro 0 4\r\n"))
+        finally:
+            self.assertEqual(ask(b"status up\r\n"), b"END\r\n")
+        self.assertEqual(c.get("ro"), b"kept")
+        c.close()
+
     def test_unknown_command_is_client_error_and_closes(self):
         s = self.raw()
         s.sendall(b"incr foo 1\r\n")
