@@ -158,6 +158,8 @@ service Saker extends kestrel.Kestrel {
 
   // End or change leases by id (from any connection); each returns how many ids matched.
   // `queue` routes the call (to the queue's leader in a cluster); ids are unique server-wide.
+  // ack and nack answer once the change is durable at the queue's sync level (IO_ERROR if the
+  // queue went fail-stop first).
   i32 ack(1: string queue, 2: list<i64> lease_ids) throws (1: SakerError err)
   // Makes the items deliverable again after `delay_ms` (< 0: the queue's redelivery delay).
   i32 nack(1: string queue, 2: list<i64> lease_ids, 3: i32 delay_ms = -1) throws (1: SakerError err)

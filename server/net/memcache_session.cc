@@ -1,6 +1,7 @@
 // MemcacheSession: Kestrel's memcache commands mapped onto the queue engine. Immediate replies
 // are encoded straight into the connection's output; replies that wait (a set until its item is
-// durable, a get until an item or the timeout) fill a slot reserved at request time.
+// durable, a get until an item or the timeout, a /close, /abort, confirm or flush until the
+// cursor change is durable: DurableReply) fill a slot reserved at request time.
 #include "server/net/memcache_session.h"
 
 #include "server/common/logging.h"

@@ -1,4 +1,6 @@
-// TextSession: Kestrel's text commands mapped onto the queue engine.
+// TextSession: Kestrel's text commands mapped onto the queue engine. Puts answer once durable,
+// and confirms, flushes and the confirms a get or peek starts with once the cursor change is
+// durable (DurableReply).
 #include "server/net/text_session.h"
 
 #include "server/common/logging.h"
