@@ -19,6 +19,8 @@ namespace saker {
 namespace {
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+// Node ids are 12 bits of every lease id (EngineConfig::node_id).
+constexpr int64_t kMaxNodeId = 4095;
 
 // Reads typed values out of one TOML document; errors say "<file>:<line>: <key>: <what>".
 class Reader {
@@ -125,8 +127,14 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
   if (key == "thrift_port") return r.Port(v, key, &c->thrift_port);
   if (key == "text_port") return r.Port(v, key, &c->text_port);
   if (key == "admin_port") return r.Port(v, key, &c->admin_port);
-  if (key == "data_dir") return r.String(v, key, &c->data_dir);
-  if (key == "sync") return r.Sync(v, key, &c->sync);
+  if (key == "data_dir") return r.String(v, key, &c->engine.data_dir);
+  if (key == "node_id") {
+    if (!v.is_integer() || v.as_integer() < 0 || v.as_integer() > kMaxNodeId) {
+      return r.Error(v, key, "want a node id 0-4095 (unique within a cluster)");
+    }
+    return r.Unsigned(v, key, &c->engine.node_id);
+  }
+  if (key == "sync") return r.Sync(v, key, &c->engine.defaults.sync);
   if (key == "log_level") {
     SAKER_RETURN_IF_ERROR(r.String(v, key, &c->log_level));
     if (!ValidLogLevel(c->log_level)) {
@@ -135,16 +143,17 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
     return Status::OK();
   }
   if (key == "max_connections") return r.Unsigned(v, key, &c->max_connections, 1);
-  if (key == "max_request_bytes") return r.Bytes(v, key, &c->max_request_bytes);
-  if (key == "max_item_size") return r.Bytes(v, key, &c->max_item_size);
-  if (key == "max_open_reads") return r.Unsigned(v, key, &c->max_open_reads, 1);
+  if (key == "max_request_bytes") return r.Bytes(v, key, &c->limits.max_request_bytes);
+  if (key == "max_item_size") return r.Bytes(v, key, &c->limits.max_item_size);
+  if (key == "max_open_reads") return r.Unsigned(v, key, &c->limits.max_open_reads, 1);
   if (key == "client_timeout_ms") return r.Int(v, key, 0, kInt64Max, &c->client_timeout_ms);
-  if (key == "tail_cache_bytes") return r.Bytes(v, key, &c->tail_cache_bytes);
-  if (key == "syncfs_min_queues") return r.Unsigned(v, key, &c->syncfs_min_queues, 0);
-  if (key == "direct_io_min_bytes") return r.Bytes(v, key, &c->direct_io_min_bytes);
-  if (key == "commit_interval_ms") return r.Int(v, key, 1, 60'000, &c->commit_interval_ms);
-  if (key == "tick_ms") return r.Int(v, key, 1, 10'000, &c->tick_ms);
-  if (key == "read_bytes") return r.Bytes(v, key, &c->read_bytes);
+  queue::EngineConfig& e = c->engine;
+  if (key == "tail_cache_bytes") return r.Bytes(v, key, &e.tail_cache_bytes);
+  if (key == "syncfs_min_queues") return r.Unsigned(v, key, &e.syncfs_min_queues, 0);
+  if (key == "direct_io_min_bytes") return r.Bytes(v, key, &e.direct_io_min_bytes);
+  if (key == "commit_interval_ms") return r.Int(v, key, 1, 60'000, &e.commit_interval_ms);
+  if (key == "tick_ms") return r.Int(v, key, 1, 10'000, &e.tick_ms);
+  if (key == "read_bytes") return r.Bytes(v, key, &e.read_bytes);
   return r.Error(v, key, "unknown key in [server]");
 }
 
@@ -172,6 +181,7 @@ Status ApplyQueueKey(const Reader& r, const std::string& key, const toml::value&
     if (c->segment_bytes < 4096) return r.Error(v, key, "must be at least 4KiB");
     return Status::OK();
   }
+  if (key == "segment_age_ms") return r.Int(v, key, 0, kInt64Max, &c->segment_age_ms);
   if (key == "lease_timeout_ms") return r.Int(v, key, 0, kInt64Max, &c->lease_timeout_ms);
   if (key == "redelivery_delay_ms") return r.Int(v, key, 0, kInt64Max, &c->redelivery_delay_ms);
   if (key == "redelivery_backoff_ms") {
@@ -214,14 +224,15 @@ bool IsGlob(std::string_view pattern) {
 }
 
 Status Validate(const ServerConfig& c) {
+  const net::ConnectionLimits& l = c.limits;
   if (c.listen.empty()) return Status::InvalidArgument("listen: empty address");
-  if (c.data_dir.empty()) return Status::InvalidArgument("data_dir: empty path");
-  if (c.max_item_size == 0) return Status::InvalidArgument("max_item_size: must be at least 1");
+  if (c.engine.data_dir.empty()) return Status::InvalidArgument("data_dir: empty path");
+  if (l.max_item_size == 0) return Status::InvalidArgument("max_item_size: must be at least 1");
   // A memcache set needs its request line and the 2-byte trailer besides the item.
-  if (c.max_request_bytes < c.max_item_size + 1024) {
-    return Status::InvalidArgument("max_request_bytes (" + std::to_string(c.max_request_bytes) +
+  if (l.max_request_bytes < l.max_item_size + 1024) {
+    return Status::InvalidArgument("max_request_bytes (" + std::to_string(l.max_request_bytes) +
                                    ") must exceed max_item_size (" +
-                                   std::to_string(c.max_item_size) + ") by 1KiB or more");
+                                   std::to_string(l.max_item_size) + ") by 1KiB or more");
   }
   return Status::OK();
 }
@@ -243,8 +254,7 @@ Result<ServerConfig> ParseToml(const toml::value& doc, const std::string& file) 
       SAKER_RETURN_IF_ERROR(ApplyServerKey(r, key, v, &c));
     }
   }
-  queue::QueueConfig defaults;
-  defaults.sync = c.sync;
+  queue::QueueConfig defaults = c.engine.defaults;  // [server] sync is in it
   if (auto it = top.find("defaults"); it != top.end()) {
     SAKER_RETURN_IF_ERROR(ApplyQueueTable(r, it->second, "[defaults]", &defaults));
   }
@@ -272,7 +282,7 @@ Result<ServerConfig> ParseToml(const toml::value& doc, const std::string& file) 
   std::vector<QueueConfigSet::Entry> ordered;
   ordered.reserve(entries.size());
   for (auto& [v, e] : entries) ordered.push_back(std::move(e));
-  c.queues = QueueConfigSet(std::move(defaults), std::move(ordered));
+  c.SetQueues(QueueConfigSet(std::move(defaults), std::move(ordered)));
   SAKER_RETURN_IF_ERROR(Validate(c));
   return c;
 }
@@ -324,18 +334,10 @@ std::function<queue::QueueConfig(std::string_view)> QueueConfigSet::Resolver() c
   return [set](std::string_view queue) { return set->Resolve(queue); };
 }
 
-queue::EngineConfig ServerConfig::ToEngineConfig() const {
-  queue::EngineConfig e;
-  e.data_dir = data_dir;
-  e.tail_cache_bytes = tail_cache_bytes;
-  e.syncfs_min_queues = syncfs_min_queues;
-  e.direct_io_min_bytes = direct_io_min_bytes;
-  e.commit_interval_ms = commit_interval_ms;
-  e.tick_ms = tick_ms;
-  e.read_bytes = read_bytes;
-  e.defaults = queues.defaults();
-  e.config_for = queues.Resolver();
-  return e;
+void ServerConfig::SetQueues(QueueConfigSet set) {
+  queues = std::move(set);
+  engine.defaults = queues.defaults();
+  engine.config_for = queues.Resolver();
 }
 
 Result<ServerConfig> ParseConfig(std::string_view toml_text, std::string_view file_name) {
@@ -360,9 +362,9 @@ Result<ServerConfig> LoadConfigFile(const std::string& path) {
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kWithValue[] = {"config",        "data-dir",    "listen",
-                                                    "memcache-port", "thrift-port", "text-port",
-                                                    "admin-port",    "sync",        "log-level"};
+  static constexpr std::string_view kWithValue[] = {
+      "config",    "data-dir",   "listen", "memcache-port", "thrift-port",
+      "text-port", "admin-port", "sync",   "log-level",     "node-id"};
   CommandLine cl;
   std::vector<FlagValue> flags;
   for (int i = 1; i < argc; ++i) {
@@ -411,7 +413,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     const std::string value(f.value);
     if (f.name == "data-dir") {
       if (value.empty()) return Status::InvalidArgument("--data-dir: empty path");
-      c.data_dir = value;
+      c.engine.data_dir = value;
     } else if (f.name == "listen") {
       if (value.empty()) return Status::InvalidArgument("--listen: empty address");
       c.listen = value;
@@ -428,12 +430,20 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       if (!sync.ok())
         return Status::InvalidArgument("--sync: " + std::string(sync.status().message()));
       // The flag is the operator's word for every queue, whatever the file says.
-      c.sync = *sync;
       queue::QueueConfig defaults = c.queues.defaults();
       defaults.sync = *sync;
       std::vector<QueueConfigSet::Entry> entries = c.queues.entries();
       for (QueueConfigSet::Entry& e : entries) e.config.sync = *sync;
-      c.queues = QueueConfigSet(std::move(defaults), std::move(entries));
+      c.SetQueues(QueueConfigSet(std::move(defaults), std::move(entries)));
+    } else if (f.name == "node-id") {
+      uint32_t id = 0;  // from_chars refuses a sign
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
+      if (ec != std::errc() || end != value.data() + value.size() || value.empty() ||
+          id > kMaxNodeId) {
+        return Status::InvalidArgument("--node-id: want a node id 0-" + std::to_string(kMaxNodeId) +
+                                       ", got \"" + value + "\"");
+      }
+      c.engine.node_id = id;
     } else if (f.name == "log-level") {
       if (!ValidLogLevel(value)) {
         return Status::InvalidArgument(
@@ -449,8 +459,8 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
 std::string Usage() {
   return "usage: sakerd [--config FILE] [--data-dir DIR] [--listen ADDR] [--memcache-port N]\n"
          "              [--thrift-port N] [--text-port N] [--admin-port N]\n"
-         "              [--sync always|interval:MS|never] [--log-level LEVEL] [--help] "
-         "[--version]\n"
+         "              [--sync always|interval:MS|never] [--log-level LEVEL] [--node-id N]\n"
+         "              [--help] [--version]\n"
          "\n"
          "  --config FILE        TOML configuration (packaging/saker.toml documents every key);\n"
          "                       the flags below override it\n"
@@ -464,6 +474,7 @@ std::string Usage() {
          "  --sync POLICY        when puts are durable, for every queue: always (fsync before\n"
          "                       the reply, default), interval:MS, never\n"
          "  --log-level LEVEL    trace, debug, info (default), warn, error, critical, off\n"
+         "  --node-id N          this node's id, 0-4095 (default 0): lease ids carry it\n"
          "  --help               print this and exit\n"
          "  --version            print the version and exit\n";
 }

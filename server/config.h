@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "server/common/status.h"
+#include "server/net/limits.h"
 #include "server/queue/queue_config.h"
-#include "server/storage/sync_policy.h"
 
 namespace saker {
 
@@ -50,42 +50,36 @@ class QueueConfigSet {
   std::vector<Entry> entries_;  // exact names first, then globs in file order
 };
 
+// Everything sakerd is configured with. Each option has one home, the struct that uses it, and
+// its default there: the server's own options below, the per-connection limits in
+// net::ConnectionLimits, the queue engine's in queue::EngineConfig, the per-queue ones in
+// queue::QueueConfig. Parsed once (file, then flags); the Server reads it as it is.
 struct ServerConfig {
-  // The file this came from ("" = none: built-in defaults and flags only).
+  // The file this came from ("" = none: built-in defaults and flags only). Reload re-reads it.
   std::string config_file;
 
-  // [server]
+  // [server]: listeners and logging.
   std::string listen = "0.0.0.0";
   int memcache_port = 22133;
   int thrift_port = 2229;
   int text_port = 2222;
   int admin_port = 2223;
-  std::string data_dir = "./data";
-  // Default sync policy of every queue; [defaults] and [queues] entries may set their own.
-  storage::SyncPolicy sync;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
   uint32_t max_connections = 10000;
-  // Bytes a connection may buffer without a whole request (and the thrift frame cap).
-  uint64_t max_request_bytes = 17u << 20;
-  // Largest item on any protocol (each queue may set a lower max_item_size).
-  uint64_t max_item_size = 16u << 20;
-  // Kestrel maxOpenTransactions: open reliable reads per connection per queue.
-  uint32_t max_open_reads = 100;
-  // Idle connections are closed after this long; 0 = never (Kestrel clientTimeout).
+  // Connections that sent nothing for this long, with no reply pending, are closed (Kestrel
+  // clientTimeout); 0 = never.
   int64_t client_timeout_ms = 0;
-  // Queue engine (EngineConfig).
-  uint64_t tail_cache_bytes = 64ull << 20;
-  uint64_t syncfs_min_queues = 4;
-  uint64_t direct_io_min_bytes = 16 << 10;
-  int64_t commit_interval_ms = 5;
-  int64_t tick_ms = 10;
-  uint64_t read_bytes = 1u << 20;
+  // [server] max_request_bytes, max_item_size, max_open_reads.
+  net::ConnectionLimits limits;
+  // [server] data_dir, node_id, tail_cache_bytes, syncfs_min_queues, direct_io_min_bytes,
+  // commit_interval_ms, tick_ms, read_bytes. Its `defaults` and `config_for` come from
+  // `queues` (SetQueues); [server] sync is the sync of `defaults` before [defaults] applies.
+  queue::EngineConfig engine;
 
-  // [defaults] and [queues."NAME"]
+  // [defaults] and [queues."NAME"]. Set through SetQueues, which keeps engine.defaults and
+  // engine.config_for in step.
   QueueConfigSet queues;
-
-  // The queue engine's configuration: data_dir, tail cache, timers, defaults and resolver.
-  queue::EngineConfig ToEngineConfig() const;
+  void SetQueues(QueueConfigSet set);
 };
 
 // Parses TOML text (`file_name` is used in messages). Errors (InvalidArgument) name the file,

@@ -10,35 +10,6 @@
 #include "server/config.h"
 #include "server/server.h"
 
-namespace {
-
-saker::ServerOptions ToOptions(const saker::ServerConfig& c) {
-  saker::ServerOptions o;
-  o.listen_host = c.listen;
-  o.memcache_port = c.memcache_port;
-  o.thrift_port = c.thrift_port;
-  o.text_port = c.text_port;
-  o.admin_port = c.admin_port;
-  o.max_connections = c.max_connections;
-  o.client_timeout_ms = c.client_timeout_ms;
-  o.connection_limits.max_request_bytes = c.max_request_bytes;
-  o.session_limits.max_item_size = c.max_item_size;
-  o.session_limits.max_open_reads = c.max_open_reads;
-  o.engine = c.ToEngineConfig();
-  if (!c.config_file.empty()) {
-    std::string path = c.config_file;
-    o.reload =
-        [path]() -> saker::Result<std::function<saker::queue::QueueConfig(std::string_view)>> {
-      auto fresh = saker::LoadConfigFile(path);
-      if (!fresh.ok()) return fresh.status();
-      return fresh->queues.Resolver();
-    };
-  }
-  return o;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   auto cmd = saker::ParseCommandLine(argc, argv);
   if (!cmd.ok()) {
@@ -53,7 +24,7 @@ int main(int argc, char** argv) {
     std::cout << "sakerd " << SAKER_VERSION << "\n";
     return 0;
   }
-  const saker::ServerConfig& config = cmd->config;
+  saker::ServerConfig& config = cmd->config;
   spdlog::level::level_enum level;
   if (!saker::logging::ParseLevel(config.log_level, &level)) {
     std::cerr << "sakerd: bad log level: " << config.log_level << "\n";
@@ -63,7 +34,7 @@ int main(int argc, char** argv) {
   // A client that disconnects mid-write must not kill the server.
   signal(SIGPIPE, SIG_IGN);
 
-  saker::Server server(ToOptions(config));
+  saker::Server server(std::move(config));
   saker::Status s = server.Start();
   if (!s.ok()) {
     saker::logging::Get("server").critical("cannot start: {}", s.ToString());

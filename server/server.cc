@@ -21,7 +21,7 @@ auto& Log() {
 
 }  // namespace
 
-Server::Server(ServerOptions options) : options_(std::move(options)) {
+Server::Server(ServerConfig config) : config_(std::move(config)) {
   counters_.start_wall_ms = SystemClock::Get()->NowWallMs();
   admin_router_ = [this](const net::HttpRequest& req) { return RouteAdmin(req); };
   loop_.AddBeforeSleep([this] { writes_.FlushAll(); }, EventLoop::HookOrder::kWrite);
@@ -30,9 +30,9 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 Server::~Server() = default;
 
 Status Server::Start() {
-  storage_ = std::make_unique<storage::StorageThread>(&loop_, options_.engine.syncfs_min_queues);
+  storage_ = std::make_unique<storage::StorageThread>(&loop_, config_.engine.syncfs_min_queues);
   storage_->Start();
-  auto engine = queue::QueueManager::Open(options_.engine, &loop_, storage_.get());
+  auto engine = queue::QueueManager::Open(config_.engine, &loop_, storage_.get());
   if (!engine.ok()) {
     storage_->Stop();
     return engine.status();
@@ -41,30 +41,30 @@ Status Server::Start() {
 
   uv_timer_init(loop_.uv(), &tick_timer_);
   tick_timer_.data = this;
-  auto tick = static_cast<uint64_t>(std::max<int64_t>(1, options_.engine.tick_ms));
+  auto tick = static_cast<uint64_t>(std::max<int64_t>(1, config_.engine.tick_ms));
   uv_timer_start(
       &tick_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->engine_->Tick(); }, tick,
       tick);
 
   uv_timer_init(loop_.uv(), &idle_timer_);
   idle_timer_.data = this;
-  if (options_.client_timeout_ms > 0) {
+  if (config_.client_timeout_ms > 0) {
     auto every =
-        static_cast<uint64_t>(std::clamp<int64_t>(options_.client_timeout_ms / 4, 10, 1000));
+        static_cast<uint64_t>(std::clamp<int64_t>(config_.client_timeout_ms / 4, 10, 1000));
     uv_timer_start(
         &idle_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CloseIdleConnections(); },
         every, every);
   }
 
-  SAKER_RETURN_IF_ERROR(StartListener("memcache", options_.memcache_port, [this] {
+  SAKER_RETURN_IF_ERROR(StartListener("memcache", config_.memcache_port, [this] {
     return std::make_unique<net::MemcacheSession>(this);
   }));
-  SAKER_RETURN_IF_ERROR(StartListener("thrift", options_.thrift_port, [this] {
+  SAKER_RETURN_IF_ERROR(StartListener("thrift", config_.thrift_port, [this] {
     return std::make_unique<net::ThriftSession>(this);
   }));
-  SAKER_RETURN_IF_ERROR(StartListener("text", options_.text_port,
+  SAKER_RETURN_IF_ERROR(StartListener("text", config_.text_port,
                                       [this] { return std::make_unique<net::TextSession>(this); }));
-  SAKER_RETURN_IF_ERROR(StartListener("admin", options_.admin_port, [this] {
+  SAKER_RETURN_IF_ERROR(StartListener("admin", config_.admin_port, [this] {
     return std::make_unique<net::HttpHandler>(&admin_router_);
   }));
 
@@ -81,8 +81,8 @@ Status Server::Start() {
   ready_ = true;
   std::fprintf(stdout, "%s\n", ready_line_.c_str());
   std::fflush(stdout);
-  Log().info("{} (data dir {}, sync {})", ready_line_, options_.engine.data_dir,
-             options_.engine.defaults.sync.ToString());
+  Log().info("{} (data dir {}, sync {})", ready_line_, config_.engine.data_dir,
+             config_.engine.defaults.sync.ToString());
   return Status::OK();
 }
 
@@ -90,8 +90,8 @@ Status Server::StartListener(const std::string& name, int port,
                              net::Listener::HandlerFactory factory) {
   if (port < 0) return Status::OK();
   auto listener = std::make_unique<net::Listener>(loop_.uv(), name, std::move(factory), &writes_,
-                                                  options_.connection_limits,
-                                                  &counters_.connections, options_.max_connections);
+                                                  config_.limits, &counters_.connections,
+                                                  config_.max_connections);
   listener->set_on_connection([this](std::shared_ptr<net::Connection> conn) {
     // Forget connections that have gone, so the list stays as long as the live set.
     if (connections_.size() > 64 && connections_.size() > 2 * counters_.connections.current) {
@@ -99,7 +99,7 @@ Status Server::StartListener(const std::string& name, int port,
     }
     connections_.push_back(conn);
   });
-  SAKER_RETURN_IF_ERROR(listener->Listen(options_.listen_host, port));
+  SAKER_RETURN_IF_ERROR(listener->Listen(config_.listen, port));
   listeners_.push_back(std::move(listener));
   return Status::OK();
 }
@@ -108,7 +108,7 @@ void Server::Run() { loop_.Run(); }
 
 void Server::CloseIdleConnections() {
   uint64_t now = uv_now(loop_.uv());
-  auto timeout = static_cast<uint64_t>(options_.client_timeout_ms);
+  auto timeout = static_cast<uint64_t>(config_.client_timeout_ms);
   std::erase_if(connections_, [](const auto& w) { return w.expired(); });
   for (auto& weak : connections_) {
     auto conn = weak.lock();
@@ -153,15 +153,15 @@ void Server::Shutdown() {
 }
 
 Status Server::Reload() {
-  if (!options_.reload) {
+  if (config_.config_file.empty()) {
     Log().info("reload: no config file; queue configuration unchanged");
     return Status::OK();
   }
-  auto resolver = options_.reload();
-  if (!resolver.ok()) return resolver.status();
-  options_.engine.config_for = *resolver;
+  auto fresh = LoadConfigFile(config_.config_file);
+  if (!fresh.ok()) return fresh.status();
+  config_.SetQueues(fresh->queues);
   for (const auto& name : engine_->ListQueues()) {
-    SAKER_RETURN_IF_ERROR(engine_->SetQueueConfig(name, (*resolver)(name)));
+    SAKER_RETURN_IF_ERROR(engine_->SetQueueConfig(name, QueueConfigFor(name)));
   }
   Log().info("configuration reloaded");
   return Status::OK();

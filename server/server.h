@@ -13,6 +13,7 @@
 
 #include "server/admin/stats.h"
 #include "server/common/event_loop.h"
+#include "server/config.h"
 #include "server/net/connection.h"
 #include "server/net/context.h"
 #include "server/net/http.h"
@@ -22,28 +23,11 @@
 
 namespace saker {
 
-struct ServerOptions {
-  std::string listen_host = "0.0.0.0";
-  // -1 = listener disabled ("off"); 0 = any free port.
-  int memcache_port = 22133;
-  int thrift_port = 2229;
-  int text_port = 2222;
-  int admin_port = 2223;
-  size_t max_connections = 10000;
-  // Connections that sent nothing for this long, with no reply pending, are closed (Kestrel
-  // clientTimeout); 0 = never.
-  int64_t client_timeout_ms = 0;
-  net::ConnectionLimits connection_limits;
-  net::SessionLimits session_limits;
-  queue::EngineConfig engine;
-  // Re-reads the configuration (SIGHUP, memcache `reload`) and returns the new per-queue
-  // resolver; nullptr = reload not supported (no config file).
-  std::function<Result<std::function<queue::QueueConfig(std::string_view)>>()> reload;
-};
-
 class Server final : public net::Context {
  public:
-  explicit Server(ServerOptions options);
+  // Ports of `config`: kPortOff = that listener disabled; 0 = any free port. Reload (SIGHUP,
+  // memcache `reload`) re-reads config.config_file, if any, for the per-queue options.
+  explicit Server(ServerConfig config);
   ~Server() override;
 
   // Opens the data directory, binds every enabled listener, installs signal handlers and prints
@@ -56,12 +40,11 @@ class Server final : public net::Context {
   // net::Context
   queue::QueueManager* engine() override { return engine_.get(); }
   admin::ServerCounters* counters() override { return &counters_; }
-  const net::SessionLimits& limits() const override { return options_.session_limits; }
+  const net::ConnectionLimits& limits() const override { return config_.limits; }
   const Clock* clock() const override { return SystemClock::Get(); }
   admin::Snapshot Snapshot() override;
   queue::QueueConfig QueueConfigFor(std::string_view queue) const override {
-    return options_.engine.config_for ? options_.engine.config_for(queue)
-                                      : options_.engine.defaults;
+    return config_.engine.config_for ? config_.engine.config_for(queue) : config_.engine.defaults;
   }
   void Shutdown() override;
   Status Reload() override;
@@ -75,7 +58,7 @@ class Server final : public net::Context {
   static void OnSignal(uv_signal_t* handle, int signum);
   void CloseIdleConnections();
 
-  ServerOptions options_;
+  ServerConfig config_;
   EventLoop loop_;
   std::unique_ptr<storage::StorageThread> storage_;
   std::unique_ptr<queue::QueueManager> engine_;

@@ -75,10 +75,11 @@ struct SubscriptionInfo {
   1: string name
   // Every offset below is acknowledged.
   2: i64 ack_floor
-  // Items not yet acknowledged (lag in items).
+  // Items not yet acknowledged, leased ones included (lag in items).
   3: i64 lag
   // Age of the oldest unacknowledged item (lag in time); 0 if none.
   4: i64 lag_ms
+  // Items handed out and not yet acknowledged or returned (Kestrel's open_transactions).
   5: i64 leased
   6: i32 waiters
   7: i64 delivered
@@ -86,6 +87,15 @@ struct SubscriptionInfo {
   9: i64 acked
   10: i64 expired
   11: i64 dead_lettered
+  // Leases that ended without an ack (nack, abort, lease expiry, a memcache connection
+  // closing): their items became deliverable again.
+  12: i64 aborted
+  // Items this subscription never read because when_full = drop_oldest (or retention) skipped
+  // them.
+  13: i64 dropped
+  // Kestrel's items and bytes: the items of `lag` that are not leased, and their payload bytes.
+  14: i64 items
+  15: i64 bytes
 }
 
 struct QueueDetails {
@@ -93,7 +103,8 @@ struct QueueDetails {
   // Oldest offset still stored / offset the next put gets.
   2: i64 first_offset
   3: i64 next_offset
-  // Depth of the slowest subscription, and its payload bytes.
+  // Kestrel's counts, of the default subscription: items neither acknowledged nor leased, and
+  // their payload bytes (open_transactions counts the leased ones).
   4: i64 items
   5: i64 bytes
   6: i64 log_bytes
@@ -104,6 +115,12 @@ struct QueueDetails {
   // The queue stopped after a write error (fail-stop).
   11: bool failed
   12: list<SubscriptionInfo> subscriptions
+  // The default subscription's leased items (Kestrel's open_transactions).
+  13: i64 open_transactions
+  // What the queue retains for its slowest subscription, leased items included (what
+  // max_items and max_bytes limit), and its payload bytes.
+  14: i64 depth
+  15: i64 depth_bytes
 }
 
 // A queue's resolved configuration (packaging/saker.toml documents each option). 0 = no limit.
@@ -141,6 +158,8 @@ service Saker extends kestrel.Kestrel {
 
   // End or change leases by id (from any connection); each returns how many ids matched.
   // `queue` routes the call (to the queue's leader in a cluster); ids are unique server-wide.
+  // ack and nack answer once the change is durable at the queue's sync level (IO_ERROR if the
+  // queue went fail-stop first).
   i32 ack(1: string queue, 2: list<i64> lease_ids) throws (1: SakerError err)
   // Makes the items deliverable again after `delay_ms` (< 0: the queue's redelivery delay).
   i32 nack(1: string queue, 2: list<i64> lease_ids, 3: i32 delay_ms = -1) throws (1: SakerError err)

@@ -1,6 +1,6 @@
 // Renderings of the server's statistics. Kestrel's names are a contract with monitoring
-// scripts (kestrel.md §5); the Prometheus names follow its naming rules (saker_ prefix,
-// _total counters, seconds).
+// scripts (Kestrel's guide, "Server stats"; README.md lists them); the Prometheus names follow its
+// naming rules (saker_ prefix, _total counters, seconds).
 #include "server/admin/stats.h"
 
 #include <fmt/format.h>
@@ -19,16 +19,17 @@ void Stat(std::string* out, std::string_view name, uint64_t value) {
   *out += fmt::format("STAT {} {}\r\n", name, value);
 }
 
+// Kestrel's per-queue stats of one subscription (a fan-out child is the queue "parent+child"):
+// items and bytes leave out the open (leased) items, which open_transactions counts.
 std::vector<std::pair<std::string, uint64_t>> QueueFields(const queue::QueueStats& q,
                                                           const queue::SubscriptionStats& sub) {
-  bool primary = sub.name.empty();
-  return {{"items", sub.depth},
-          {"bytes", primary ? q.bytes : 0},
+  return {{"items", sub.items},
+          {"bytes", sub.bytes},
           {"total_items", q.put},
           {"logsize", q.log_bytes},
           {"expired_items", sub.expired},
-          {"mem_items", sub.depth},
-          {"mem_bytes", primary ? q.bytes : 0},
+          {"mem_items", sub.items},
+          {"mem_bytes", sub.bytes},
           {"age", static_cast<uint64_t>(std::max<int64_t>(0, sub.oldest_age_ms))},
           {"discarded", sub.dropped},
           {"waiters", sub.waiters},
@@ -78,17 +79,20 @@ std::string HtmlEscape(std::string_view s) {
   return out;
 }
 
+// Kestrel's curr_items and bytes: the sums over every queue it would list, children included.
 uint64_t TotalItems(const Snapshot& s) {
   uint64_t n = 0;
   for (const auto& q : s.queues) {
-    if (!q.subscriptions.empty()) n += q.subscriptions.front().depth;
+    for (const auto& sub : q.subscriptions) n += sub.items;
   }
   return n;
 }
 
 uint64_t TotalBytes(const Snapshot& s) {
   uint64_t n = 0;
-  for (const auto& q : s.queues) n += q.bytes;
+  for (const auto& q : s.queues) {
+    for (const auto& sub : q.subscriptions) n += sub.bytes;
+  }
   return n;
 }
 
@@ -202,6 +206,15 @@ std::string Prometheus(const Snapshot& s) {
     const char* help;
   };
   static constexpr Family kQueueFamilies[] = {
+      {"saker_queue_items", "gauge",
+       "Kestrel's items: items of the default subscription neither acked nor leased."},
+      {"saker_queue_bytes", "gauge", "Payload bytes of saker_queue_items."},
+      {"saker_queue_open_transactions", "gauge",
+       "Kestrel's open_transactions: items of the default subscription leased, not yet acked."},
+      {"saker_queue_depth", "gauge",
+       "Items retained for the slowest subscription, leased included (what max_items limits)."},
+      {"saker_queue_depth_bytes", "gauge",
+       "Payload bytes of saker_queue_depth (what max_bytes limits)."},
       {"saker_queue_put_items_total", "counter", "Items put."},
       {"saker_queue_log_bytes", "gauge", "Bytes of the queue's log segments."},
       {"saker_queue_log_direct_writes_total", "counter",
@@ -214,6 +227,11 @@ std::string Prometheus(const Snapshot& s) {
     for (const auto& q : s.queues) {
       uint64_t v = 0;
       std::string_view n = f.name;
+      if (n == "saker_queue_items") v = q.items;
+      if (n == "saker_queue_bytes") v = q.bytes;
+      if (n == "saker_queue_open_transactions") v = q.open_transactions;
+      if (n == "saker_queue_depth") v = q.depth;
+      if (n == "saker_queue_depth_bytes") v = q.depth_bytes;
       if (n == "saker_queue_put_items_total") v = q.put;
       if (n == "saker_queue_log_bytes") v = q.log_bytes;
       if (n == "saker_queue_log_direct_writes_total") v = q.log_direct_writes;
@@ -224,13 +242,20 @@ std::string Prometheus(const Snapshot& s) {
     }
   }
   static constexpr Family kSubFamilies[] = {
-      {"saker_subscription_depth", "gauge", "Items not yet acked (lag in items)."},
+      {"saker_subscription_depth", "gauge", "Items not yet acked, leased included (lag)."},
+      {"saker_subscription_items", "gauge", "Items neither acked nor leased (Kestrel's items)."},
+      {"saker_subscription_bytes", "gauge", "Payload bytes of saker_subscription_items."},
       {"saker_subscription_lag_seconds", "gauge", "Age of the oldest unacked item."},
-      {"saker_subscription_leased", "gauge", "Items leased to workers."},
+      {"saker_subscription_leased", "gauge",
+       "Items leased to workers, not yet acked (Kestrel's open_transactions)."},
       {"saker_subscription_waiters", "gauge", "Blocked gets."},
       {"saker_subscription_delivered_total", "counter", "Items handed out."},
       {"saker_subscription_redelivered_total", "counter", "Items handed out again."},
       {"saker_subscription_acked_total", "counter", "Items acked."},
+      {"saker_subscription_aborted_total", "counter",
+       "Leases aborted or expired (the items are deliverable again)."},
+      {"saker_subscription_dropped_total", "counter",
+       "Items skipped by when_full = drop_oldest before this subscription read them."},
       {"saker_subscription_expired_total", "counter", "Items skipped as expired."},
       {"saker_subscription_dead_lettered_total", "counter", "Items sent to the DLQ."}};
   for (const auto& f : kSubFamilies) {
@@ -240,12 +265,16 @@ std::string Prometheus(const Snapshot& s) {
         double v = 0;
         std::string_view n = f.name;
         if (n == "saker_subscription_depth") v = static_cast<double>(sub.depth);
+        if (n == "saker_subscription_items") v = static_cast<double>(sub.items);
+        if (n == "saker_subscription_bytes") v = static_cast<double>(sub.bytes);
         if (n == "saker_subscription_lag_seconds") v = static_cast<double>(sub.oldest_age_ms) / 1e3;
         if (n == "saker_subscription_leased") v = static_cast<double>(sub.leased);
         if (n == "saker_subscription_waiters") v = static_cast<double>(sub.waiters);
         if (n == "saker_subscription_delivered_total") v = static_cast<double>(sub.delivered);
         if (n == "saker_subscription_redelivered_total") v = static_cast<double>(sub.redelivered);
         if (n == "saker_subscription_acked_total") v = static_cast<double>(sub.acked);
+        if (n == "saker_subscription_aborted_total") v = static_cast<double>(sub.aborted);
+        if (n == "saker_subscription_dropped_total") v = static_cast<double>(sub.dropped);
         if (n == "saker_subscription_expired_total") v = static_cast<double>(sub.expired);
         if (n == "saker_subscription_dead_lettered_total")
           v = static_cast<double>(sub.dead_lettered);
@@ -273,20 +302,24 @@ std::string Json(const Snapshot& s) {
     const auto& q = s.queues[i];
     if (i) out += ",";
     out += fmt::format(
-        "{{\"name\":\"{}\",\"items\":{},\"bytes\":{},\"log_bytes\":{},\"first_offset\":{},"
-        "\"next_offset\":{},\"put\":{},\"dropped\":{},\"failed\":{},\"subscriptions\":[",
-        JsonEscape(q.name), q.items, q.bytes, q.log_bytes, q.first_offset, q.next_offset, q.put,
+        "{{\"name\":\"{}\",\"items\":{},\"bytes\":{},\"open_transactions\":{},\"depth\":{},"
+        "\"depth_bytes\":{},\"log_bytes\":{},\"first_offset\":{},\"next_offset\":{},"
+        "\"durable_end\":{},\"commit_end\":{},\"epoch\":{},\"put\":{},\"dropped\":{},"
+        "\"failed\":{},\"subscriptions\":[",
+        JsonEscape(q.name), q.items, q.bytes, q.open_transactions, q.depth, q.depth_bytes,
+        q.log_bytes, q.first_offset, q.next_offset, q.durable_end, q.commit_end, q.epoch, q.put,
         q.dropped, q.failed ? "true" : "false");
     for (size_t k = 0; k < q.subscriptions.size(); k++) {
       const auto& sub = q.subscriptions[k];
       if (k) out += ",";
       out += fmt::format(
-          "{{\"name\":\"{}\",\"depth\":{},\"ack_floor\":{},\"leased\":{},\"waiters\":{},"
-          "\"oldest_age_ms\":{},\"delivered\":{},\"redelivered\":{},\"acked\":{},"
-          "\"expired\":{},\"dead_lettered\":{}}}",
-          JsonEscape(sub.name), sub.depth, sub.ack_floor, sub.leased, sub.waiters,
-          sub.oldest_age_ms, sub.delivered, sub.redelivered, sub.acked, sub.expired,
-          sub.dead_lettered);
+          "{{\"name\":\"{}\",\"depth\":{},\"items\":{},\"bytes\":{},\"ack_floor\":{},"
+          "\"leased\":{},\"waiters\":{},\"oldest_age_ms\":{},\"delivered\":{},"
+          "\"redelivered\":{},\"acked\":{},\"aborted\":{},\"expired\":{},\"dropped\":{},"
+          "\"dead_lettered\":{}}}",
+          JsonEscape(sub.name), sub.depth, sub.items, sub.bytes, sub.ack_floor, sub.leased,
+          sub.waiters, sub.oldest_age_ms, sub.delivered, sub.redelivered, sub.acked, sub.aborted,
+          sub.expired, sub.dropped, sub.dead_lettered);
     }
     out += "]}";
   }

@@ -7,29 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "server/common/histogram.h"
-#include "server/net/connection.h"
+#include "server/admin/counters.h"
 #include "server/queue/queue_manager.h"
 #include "server/storage/storage_thread.h"
 
 namespace saker::admin {
-
-struct ServerCounters {
-  int64_t start_wall_ms = 0;
-  uint64_t cmd_get = 0;
-  uint64_t cmd_set = 0;
-  uint64_t cmd_peek = 0;
-  uint64_t cmd_monitor = 0;
-  uint64_t get_hits = 0;
-  uint64_t get_misses = 0;
-  uint64_t total_items = 0;      // items stored since start
-  uint64_t protocol_errors = 0;  // malformed requests, by any protocol
-  uint64_t queue_creates = 0;
-  uint64_t queue_deletes = 0;
-  net::ConnectionCounters connections;
-  Histogram put_latency;  // request received → durable reply
-  Histogram get_latency;  // request received → items handed out (hits only)
-};
 
 // What every rendering reads.
 struct Snapshot {

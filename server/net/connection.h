@@ -18,6 +18,9 @@
 #include <string>
 #include <string_view>
 
+#include "server/admin/counters.h"
+#include "server/net/limits.h"
+
 namespace saker::net {
 
 class Connection;
@@ -36,20 +39,7 @@ class ProtocolHandler {
   virtual void OnClose(Connection* conn) = 0;
 };
 
-// Server-wide connection counters, shared by every listener.
-struct ConnectionCounters {
-  uint64_t current = 0;
-  uint64_t total = 0;
-  uint64_t refused = 0;  // over max_connections
-  uint64_t bytes_read = 0;
-  uint64_t bytes_written = 0;
-};
-
-struct ConnectionLimits {
-  size_t max_request_bytes = 16u << 20;  // input buffered without a whole request → close
-  size_t output_high_water = 4u << 20;   // pending output that pauses reading
-  size_t max_pending_replies = 4096;     // unanswered pipelined requests that pause reading
-};
+using admin::ConnectionCounters;
 
 // Shared by all connections of a server: the set written to in this loop iteration.
 class WriteScheduler;

@@ -8,23 +8,17 @@
 #include "server/admin/stats.h"
 #include "server/common/clock.h"
 #include "server/common/status.h"
+#include "server/net/limits.h"
 #include "server/queue/queue_manager.h"
 
 namespace saker::net {
-
-struct SessionLimits {
-  // Kestrel maxOpenTransactions: open (reliable) reads per connection per queue.
-  uint32_t max_open_reads = 100;
-  // Largest item accepted on any protocol (also bounded per queue by max_item_size).
-  uint64_t max_item_size = 16u << 20;
-};
 
 class Context {
  public:
   virtual ~Context() = default;
   virtual queue::QueueManager* engine() = 0;
   virtual admin::ServerCounters* counters() = 0;
-  virtual const SessionLimits& limits() const = 0;
+  virtual const ConnectionLimits& limits() const = 0;
   virtual const Clock* clock() const = 0;
   // Statistics of every queue and the server, for stats replies and the admin port.
   virtual admin::Snapshot Snapshot() = 0;

@@ -1,6 +1,9 @@
-// A small HTTP/1.1 server protocol for the admin port: GET/HEAD requests only, one response
-// per request, keep-alive unless the client asks to close. The routes (/metrics, /stats.json,
-// /healthz, /readyz, /) live in server/admin; this file only frames requests and responses.
+// A small HTTP/1.1 server protocol for the admin port. It reads request heads (at most 16 KiB;
+// bodies are not accepted), hands GET and HEAD requests to a router and writes one response per
+// request, in order: keep-alive unless the client sends "Connection: close" or speaks HTTP/1.0.
+// Anything else gets an error response and a close: 400 (bad request line), 405 (not GET or
+// HEAD), 431 (head too large). The routes (/metrics, /stats.json, /healthz, /readyz, /) are the
+// Server's (server/server.cc), rendered by server/admin/stats.h; this file only frames.
 // Loop thread only.
 #pragma once
 
@@ -24,10 +27,12 @@ struct HttpResponse {
   std::string body;
 };
 
+// Answers one request; runs on the loop thread, so it must not block.
 using HttpRouter = std::function<HttpResponse(const HttpRequest&)>;
 
 class HttpHandler final : public ProtocolHandler {
  public:
+  // `router` is not owned and must outlive every connection using this handler.
   explicit HttpHandler(const HttpRouter* router) : router_(router) {}
   void OnData(Connection* conn) override;
   void OnClose(Connection*) override {}

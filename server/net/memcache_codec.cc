@@ -1,5 +1,5 @@
-// Kestrel's memcache dialect: request parser and reply encoders (kestrel.md §1.1). Kestrel's
-// reply texts and close rules are reproduced as MemcacheHandler.scala has them.
+// Kestrel's memcache dialect: request parser and reply encoders (Kestrel's MemcacheHandler.scala).
+// Kestrel's reply texts and close rules are reproduced as MemcacheHandler.scala has them.
 #include "server/net/memcache_codec.h"
 
 #include <algorithm>
@@ -80,15 +80,13 @@ void AppendLine(std::string* out, std::string_view line) {
 
 }  // namespace
 
-bool ParseStatusName(std::string_view text, StatusName* status) {
-  if (EqualsLower(text, "up")) {
-    *status = StatusName::kUp;
+bool ParseStatusName(std::string_view text, queue::ServerStatus* status) {
+  if (EqualsLower(text, "up") || EqualsLower(text, "writeavoid")) {
+    *status = queue::ServerStatus::kUp;
   } else if (EqualsLower(text, "readonly")) {
-    *status = StatusName::kReadOnly;
+    *status = queue::ServerStatus::kReadOnly;
   } else if (EqualsLower(text, "quiescent")) {
-    *status = StatusName::kQuiescent;
-  } else if (EqualsLower(text, "writeavoid")) {
-    *status = StatusName::kWriteAvoid;
+    *status = queue::ServerStatus::kQuiescent;
   } else {
     return false;
   }
@@ -215,8 +213,10 @@ ParseResult Parser::ParseLine(std::string_view input, size_t lf) {
     return r;
   }
   if (EqualsLower(cmd, "status")) {
-    if (t.size() > 1 && !ParseStatusName(t[1], &req.status)) {
-      return ClientError(line_bytes, true, "unknown status");
+    if (t.size() > 1) {
+      queue::ServerStatus status;
+      if (!ParseStatusName(t[1], &status)) return ClientError(line_bytes, true, "unknown status");
+      req.status = status;
     }
     req.command = Command::kStatus;
     return r;

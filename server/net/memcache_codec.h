@@ -1,6 +1,6 @@
-// Kestrel's memcache dialect (kestrel.md §1.1): an incremental request parser and the reply
-// encoders. No I/O and no queue logic: the memcache session feeds it the connection's unread
-// bytes and acts on the requests.
+// Kestrel's memcache dialect (Kestrel's MemcacheHandler.scala, its guide): an incremental request
+// parser and the reply encoders. No I/O and no queue logic: the memcache session feeds it the
+// connection's unread bytes and acts on the requests.
 //
 // Framing is naggati's: a request line ends at LF (a CR before it is dropped); the line splits
 // on single spaces; the command is case-insensitive, queue names are not. Storage commands
@@ -17,8 +17,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "server/net/limits.h"
+#include "server/queue/queue_manager.h"
 
 namespace saker::net::memcache {
 
@@ -51,11 +55,11 @@ struct GetOptions {
   bool peek = false;
 };
 
-// `status <new>`: the names Kestrel accepts (case-insensitive).
-enum class StatusName : uint8_t { kNone, kUp, kReadOnly, kQuiescent, kWriteAvoid };
-
-// One of those names (not kNone); false for anything else. The text protocol's too.
-bool ParseStatusName(std::string_view text, StatusName* status);
+// `status <new>`: the names Kestrel accepts, case-insensitive: UP, READONLY, QUIESCENT, and
+// WRITEAVOID, which saker serves as UP (it only leaves Kestrel's ZooKeeper write set). False for
+// anything else. The one parser of status names (the text protocol's too); the other way is
+// queue::ServerStatusName.
+bool ParseStatusName(std::string_view text, queue::ServerStatus* status);
 
 // One parsed request. Views point into the buffer given to Parser::Parse and are valid until
 // the caller consumes those bytes or changes the buffer: copy what must outlive that.
@@ -76,8 +80,8 @@ struct Request {
   int32_t max_items = -1;
   // confirm <q> <count>
   int32_t count = 0;
-  // status [<new>]: kNone = a query.
-  StatusName status = StatusName::kNone;
+  // status [<new>]: empty = a query.
+  std::optional<queue::ServerStatus> status;
   // dump_stats [q1 q2 ...]: the queue names as written, space separated ("" = every queue).
   std::string_view args;
 };
@@ -97,9 +101,9 @@ struct ProtocolError {
 struct Limits {
   // A request line longer than this, or a set whose line plus data block is, is refused
   // without being buffered.
-  size_t max_request_bytes = 16u << 20;
+  size_t max_request_bytes = kDefaultMaxRequestBytes;
   // A set of a bigger item gets NOT_STORED; its data block is skipped, never buffered.
-  size_t max_item_size = 16u << 20;
+  size_t max_item_size = kDefaultMaxItemSize;
 };
 
 struct ParseResult {
@@ -172,7 +176,7 @@ void AppendProtocolError(std::string* out, const ProtocolError& error);
 // `stats`: "STAT <name> <value>" lines, then AppendEnd.
 void AppendStat(std::string* out, std::string_view name, std::string_view value);
 void AppendStat(std::string* out, std::string_view name, int64_t value);
-// "STAT queue_<queue>_<stat> <value>" (kestrel.md §5 names).
+// "STAT queue_<queue>_<stat> <value>" (Kestrel's stats names).
 void AppendQueueStat(std::string* out, std::string_view queue, std::string_view stat,
                      int64_t value);
 void AppendQueueStat(std::string* out, std::string_view queue, std::string_view stat,

@@ -1,9 +1,11 @@
 // MemcacheSession: Kestrel's memcache commands mapped onto the queue engine. Immediate replies
 // are encoded straight into the connection's output; replies that wait (a set until its item is
-// durable, a get until an item or the timeout) fill a slot reserved at request time.
+// durable, a get until an item or the timeout, a /close, /abort, confirm or flush until the
+// cursor change is durable: DurableReply) fill a slot reserved at request time.
 #include "server/net/memcache_session.h"
 
 #include "server/common/logging.h"
+#include "server/net/durable_reply.h"
 #include "server/net/parked_gets.h"
 
 namespace saker::net {
@@ -32,6 +34,17 @@ void ServerError(Connection* conn, std::string_view why) {
   conn->CloseAfterWrite();
 }
 
+// A failed cursor change (the queue went fail-stop): SERVER_ERROR, and DurableReply closes.
+void DurableError(const Status& s, std::string* out) {
+  memcache::AppendServerError(out, s.message());
+}
+
+std::string Encoded(void (*encode)(std::string*)) {
+  std::string out;
+  encode(&out);
+  return out;
+}
+
 }  // namespace
 
 struct MemcacheSession::State {
@@ -41,11 +54,8 @@ struct MemcacheSession::State {
 };
 
 MemcacheSession::MemcacheSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
-  const SessionLimits& l = ctx->limits();
-  memcache::Limits limits;
-  limits.max_item_size = l.max_item_size;
-  limits.max_request_bytes = l.max_item_size + 4096;
-  parser_ = memcache::Parser(limits);
+  const ConnectionLimits& l = ctx->limits();
+  parser_ = memcache::Parser({l.max_request_bytes, l.max_item_size});
 }
 
 MemcacheSession::~MemcacheSession() = default;
@@ -121,18 +131,25 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       return;
     }
     case Command::kDelete: {
-      if (engine->DeleteQueue(req.queue).ok()) counters->queue_deletes++;
+      Status s = engine->DeleteQueue(req.queue);
+      if (s.IsUnavailable()) return ServerError(conn, s.message());  // READONLY, QUIESCENT
+      if (s.ok()) counters->queue_deletes++;
       return Immediate(conn, [](std::string* out) { memcache::AppendDeleted(out); });
     }
-    case Command::kFlush: {
-      Status s = engine->Flush(req.queue);
-      if (s.IsUnavailable()) return ServerError(conn, s.message());
-      return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
-    }
+    case Command::kFlush:
     case Command::kFlushAll: {
-      Status s = engine->FlushAll();
-      if (s.IsUnavailable()) return ServerError(conn, s.message());
-      return Immediate(conn, [](std::string* out) { memcache::AppendFlushedAll(out); });
+      const bool all = req.command == Command::kFlushAll;
+      DurableReply reply(conn, DurableError);
+      Status s =
+          all ? engine->FlushAll(reply.Durable()) : engine->Flush(req.queue, reply.Durable());
+      if (s.IsUnavailable()) {
+        std::string out;
+        memcache::AppendServerError(&out, s.message());
+        return reply.SendNow(std::move(out), true);
+      }
+      std::string out = Encoded(all ? memcache::AppendFlushedAll : memcache::AppendEnd);
+      // A bad name flushes nothing and still answers as Kestrel does.
+      return s.ok() ? reply.Set(std::move(out)) : reply.SendNow(std::move(out));
     }
     case Command::kFlushExpired:
     case Command::kFlushAllExpired: {
@@ -161,22 +178,19 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       return Immediate(conn, [&](std::string* out) { out->append(text); });
     }
     case Command::kConfirm: {
-      bool ok = req.count >= 0 &&
-                engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count));
-      return Immediate(conn, [&](std::string* out) {
-        ok ? memcache::AppendEnd(out) : memcache::AppendError(out);
-      });
+      if (req.count < 0)
+        return Immediate(conn, [](std::string* out) { memcache::AppendError(out); });
+      DurableReply reply(conn, DurableError);
+      bool ok = engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count),
+                                     reply.Durable());
+      return reply.Set(Encoded(ok ? memcache::AppendEnd : memcache::AppendError));
     }
     case Command::kStatus: {
-      using memcache::StatusName;
-      if (req.status == StatusName::kNone) {
+      if (!req.status) {
         std::string_view name = queue::ServerStatusName(engine->status());
         return Immediate(conn, [&](std::string* out) { memcache::AppendStatus(out, name); });
       }
-      queue::ServerStatus next = queue::ServerStatus::kUp;  // WriteAvoid serves like Up here
-      if (req.status == StatusName::kReadOnly) next = queue::ServerStatus::kReadOnly;
-      if (req.status == StatusName::kQuiescent) next = queue::ServerStatus::kQuiescent;
-      engine->SetStatus(next);
+      engine->SetStatus(*req.status);
       return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
     }
     case Command::kReload: {
@@ -217,21 +231,24 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   if (engine->status() == queue::ServerStatus::kQuiescent && !g.abort && !(g.close && !g.open)) {
     return ServerError(conn, "server is quiescent");
   }
+  // The reply goes out once this request's cursor change (abort, close) is durable and, for
+  // an open or plain get, once the get is done.
+  DurableReply reply(conn, DurableError);
   if (g.abort) {
-    engine->AbortOldest(owner, req.queue);
-    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+    engine->AbortOldest(owner, req.queue, reply.Durable());
+    return reply.Set(Encoded(memcache::AppendEnd));
   }
-  if (g.close) engine->ConfirmOldest(owner, req.queue);
-  if (g.close && !g.open) {
-    return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
+  if (g.close) {
+    engine->ConfirmOldest(owner, req.queue, reply.Durable());
+  } else {
+    reply.Durable()(Status::OK());  // nothing to wait for but the get
   }
+  if (g.close && !g.open) return reply.Set(Encoded(memcache::AppendEnd));
   size_t open_reads = engine->OwnerLeaseCount(owner, req.queue);
   if ((!g.open && !g.peek && open_reads > 0) ||
       (g.open && open_reads >= ctx->limits().max_open_reads)) {
     // Kestrel: a plain get with a read open, or one open read too many: ERROR and close.
-    Immediate(conn, [](std::string* out) { memcache::AppendError(out); });
-    conn->CloseAfterWrite();
-    return;
+    return reply.Set(Encoded(memcache::AppendError), true);
   }
   queue::GetOptions o;
   o.max_items = 1;
@@ -239,17 +256,13 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   o.peek = g.peek;
   o.reliable = g.open;
   o.owner = g.open ? owner : 0;
-  Connection::Slot slot = conn->Reserve();
-  std::weak_ptr<Connection> weak = conn->shared_from_this();
   std::string queue_name(req.queue);
   // Kestrel's VALUE line names the bare queue (subscription included, options stripped).
   int64_t start_us = MonotonicMicros();
   state_->parked.Start(
       engine, queue_name, o,
-      [weak, slot, queue_name, ctx, start_us](Result<std::vector<queue::Delivery>> r) {
+      [reply, queue_name, ctx, start_us](Result<std::vector<queue::Delivery>> r) {
         admin::ServerCounters* c = ctx->counters();
-        auto conn = weak.lock();
-        if (!conn) return;
         std::string out;
         if (r.ok() && !r->empty()) {
           c->get_hits++;
@@ -260,11 +273,9 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
           memcache::AppendEnd(&out);
         } else {
           memcache::AppendServerError(&out, r.status().message());
-          conn->Reply(slot, out);
-          conn->CloseAfterWrite();
-          return;
+          return reply.Set(std::move(out), true);
         }
-        conn->Reply(slot, out);
+        reply.Set(std::move(out));
       });
 }
 

@@ -1,6 +1,6 @@
 // MemcacheSession: one connection of the memcache port, speaking Kestrel's dialect
-// (kestrel.md §1.1, §8). Requests are parsed by memcache::Parser and served by the queue
-// engine; replies go out in request order. Open (reliable) reads belong to the connection:
+// (Kestrel's MemcacheHandler.scala). Requests are parsed by memcache::Parser and served by the
+// queue engine; replies go out in request order. Open (reliable) reads belong to the connection:
 // `/close` confirms the oldest, `/abort` returns it, and a disconnect returns them all. Parked
 // gets are dropped at once when the client goes. Loop thread only.
 #pragma once

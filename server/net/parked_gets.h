@@ -1,6 +1,6 @@
 // ParkedGets: the gets one connection has waiting in the queue engine, so that they are dropped
-// at once when the connection goes (DESIGN.md: a waiter whose client disconnects is dropped,
-// even for "wait forever"). Every protocol session keeps one. Loop thread only.
+// at once when the connection goes (docs/SEMANTICS.md, Reads: a waiter whose client disconnects is
+// dropped, even for "wait forever"). Every protocol session keeps one. Loop thread only.
 #pragma once
 
 #include <memory>

@@ -132,8 +132,10 @@ ParseResult Parser::ParseCommand(std::string_view header, size_t consumed, std::
   }
   req.queue = {};
   if (EqualsLower(cmd, "status")) {
-    if (t.size() > 1 && !ParseStatusName(t[1], &req.status)) {
-      return Fail(consumed, "Unknown status.");
+    if (t.size() > 1) {
+      queue::ServerStatus status;
+      if (!ParseStatusName(t[1], &status)) return Fail(consumed, "Unknown status.");
+      req.status = status;
     }
     req.command = Command::kStatus;
     return r;

@@ -1,4 +1,4 @@
-// Kestrel's text protocol (kestrel.md §1.2, TextHandler.scala): an incremental request parser
+// Kestrel's text protocol (Kestrel's TextHandler.scala): an incremental request parser
 // and the reply encoders. No I/O and no queue logic.
 //
 // A request is one line (LF, optional CR) split on single spaces; the command is
@@ -21,7 +21,6 @@
 namespace saker::net::text {
 
 using memcache::ParseStatusName;
-using memcache::StatusName;
 
 enum class Command : uint8_t {
   kPut,      // put <q> [expiry_ms]:  + item lines
@@ -49,8 +48,8 @@ struct Request {
   // put: relative ms from now (absent = never expires).
   bool has_expiry = false;
   int32_t expiry_ms = 0;
-  int32_t count = 0;  // confirm
-  StatusName status = StatusName::kNone;
+  int32_t count = 0;                          // confirm
+  std::optional<queue::ServerStatus> status;  // empty = a query
   // put: the item lines, each ending in LF (see ForEachItem), and how many there are.
   std::string_view items;
   size_t item_count = 0;
@@ -78,9 +77,9 @@ struct ProtocolError {
 
 struct Limits {
   // A line, or a put's header plus item lines, longer than this closes the connection.
-  size_t max_request_bytes = 16u << 20;
+  size_t max_request_bytes = kDefaultMaxRequestBytes;
   // An item line longer than this closes the connection.
-  size_t max_item_size = 16u << 20;
+  size_t max_item_size = kDefaultMaxItemSize;
 };
 
 struct ParseResult {

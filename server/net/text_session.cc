@@ -1,7 +1,10 @@
-// TextSession: Kestrel's text commands mapped onto the queue engine.
+// TextSession: Kestrel's text commands mapped onto the queue engine. Puts answer once durable,
+// and confirms, flushes and the confirms a get or peek starts with once the cursor change is
+// durable (DurableReply).
 #include "server/net/text_session.h"
 
 #include "server/common/logging.h"
+#include "server/net/durable_reply.h"
 #include "server/net/parked_gets.h"
 
 namespace saker::net {
@@ -14,6 +17,9 @@ auto& Log() {
 
 void Send(Connection* conn, const std::string& out) { conn->Send(out); }
 
+// A failed cursor change (the queue went fail-stop): an error line, and DurableReply closes.
+void DurableError(const Status& s, std::string* out) { text::AppendError(out, s.message()); }
+
 }  // namespace
 
 struct TextSession::State {
@@ -23,10 +29,8 @@ struct TextSession::State {
 };
 
 TextSession::TextSession(Context* ctx) : state_(std::make_shared<State>(ctx)) {
-  text::Limits limits;
-  limits.max_item_size = ctx->limits().max_item_size;
-  limits.max_request_bytes = ctx->limits().max_item_size + 4096;
-  parser_ = text::Parser(limits);
+  const ConnectionLimits& l = ctx->limits();
+  parser_ = text::Parser({l.max_request_bytes, l.max_item_size});
 }
 
 TextSession::~TextSession() = default;
@@ -99,9 +103,11 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
     }
     case Command::kGet:
     case Command::kPeek: {
-      // Kestrel: a get or peek first confirms this connection's open reads on the queue.
-      while (engine->ConfirmOldest(owner, req.queue)) {
-      }
+      // Kestrel: a get or peek first confirms this connection's open reads on the queue; its
+      // reply waits until that is durable.
+      DurableReply reply(conn, DurableError);
+      engine->ConfirmCount(owner, req.queue, engine->OwnerLeaseCount(owner, req.queue),
+                           reply.Durable());
       queue::GetOptions o;
       o.max_items = 1;
       o.timeout_ms = req.has_timeout ? std::max<int32_t>(0, req.timeout_ms) : 0;
@@ -113,7 +119,7 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
       } else {
         ctx->counters()->cmd_get++;
       }
-      return StartGet(conn, std::string(req.queue), o, false);
+      return StartGet(std::move(reply), std::string(req.queue), o, false);
     }
     case Command::kMonitor: {
       ctx->counters()->cmd_monitor++;
@@ -129,20 +135,32 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
       o.fill = true;
       o.reliable = true;
       o.owner = owner;
-      return StartGet(conn, std::string(req.queue), o, true);
+      DurableReply reply(conn, DurableError);
+      reply.Durable()(Status::OK());  // nothing to wait for but the get
+      return StartGet(std::move(reply), std::string(req.queue), o, true);
     }
-    case Command::kConfirm:
-      if (req.count >= 0 &&
-          engine->ConfirmCount(owner, req.queue, static_cast<size_t>(req.count))) {
+    case Command::kConfirm: {
+      if (req.count < 0) {
+        text::AppendError(&out, text::kNotThatManyOpen);
+        return Send(conn, out);
+      }
+      DurableReply reply(conn, DurableError);
+      if (engine->ConfirmCount(owner, req.queue, static_cast<size_t>(req.count), reply.Durable())) {
         text::AppendCount(&out, req.count);
       } else {
         text::AppendError(&out, text::kNotThatManyOpen);
       }
-      return Send(conn, out);
+      return reply.Set(std::move(out));
+    }
     case Command::kFlush: {
-      Status s = engine->Flush(req.queue);
-      s.ok() ? text::AppendCount(&out, 0) : text::AppendError(&out, s.message());
-      return Send(conn, out);
+      DurableReply reply(conn, DurableError);
+      Status s = engine->Flush(req.queue, reply.Durable());
+      if (!s.ok()) {
+        text::AppendError(&out, s.message());
+        return reply.SendNow(std::move(out));
+      }
+      text::AppendCount(&out, 0);
+      return reply.Set(std::move(out));
     }
     case Command::kDelete: {
       Status s = engine->DeleteQueue(req.queue);
@@ -151,13 +169,10 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
       return Send(conn, out);
     }
     case Command::kStatus:
-      if (req.status == text::StatusName::kNone) {
+      if (!req.status) {
         text::AppendString(&out, queue::ServerStatusName(engine->status()));
       } else {
-        queue::ServerStatus next = queue::ServerStatus::kUp;
-        if (req.status == text::StatusName::kReadOnly) next = queue::ServerStatus::kReadOnly;
-        if (req.status == text::StatusName::kQuiescent) next = queue::ServerStatus::kQuiescent;
-        engine->SetStatus(next);
+        engine->SetStatus(*req.status);
         text::AppendCount(&out, 0);
       }
       return Send(conn, out);
@@ -176,29 +191,24 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
   }
 }
 
-void TextSession::StartGet(Connection* conn, std::string name, const queue::GetOptions& options,
+void TextSession::StartGet(DurableReply reply, std::string name, const queue::GetOptions& options,
                            bool stream) {
-  Connection::Slot slot = conn->Reserve();
-  std::weak_ptr<Connection> weak = conn->shared_from_this();
   Context* ctx = state_->ctx;
-  state_->parked.Start(ctx->engine(), name, options,
-                       [weak, slot, ctx, stream](Result<std::vector<queue::Delivery>> r) {
-                         auto c = weak.lock();
-                         if (!c) return;
-                         std::string out;
-                         if (!r.ok() && !r.status().IsNotFound()) {
-                           Log().debug("text get refused: {}", r.status().ToString());
-                           text::AppendError(&out, r.status().message());
-                         } else {
-                           if (r.ok()) {
-                             for (const auto& d : *r) text::AppendItem(&out, d.payload);
-                             r->empty() ? ctx->counters()->get_misses++
-                                        : ctx->counters()->get_hits++;
-                           }
-                           if (stream || !r.ok() || r->empty()) text::AppendNoItem(&out);
-                         }
-                         c->Reply(slot, out);
-                       });
+  state_->parked.Start(
+      ctx->engine(), name, options, [reply, ctx, stream](Result<std::vector<queue::Delivery>> r) {
+        std::string out;
+        if (!r.ok() && !r.status().IsNotFound()) {
+          Log().debug("text get refused: {}", r.status().ToString());
+          text::AppendError(&out, r.status().message());
+        } else {
+          if (r.ok()) {
+            for (const auto& d : *r) text::AppendItem(&out, d.payload);
+            r->empty() ? ctx->counters()->get_misses++ : ctx->counters()->get_hits++;
+          }
+          if (stream || !r.ok() || r->empty()) text::AppendNoItem(&out);
+        }
+        reply.Set(std::move(out));
+      });
 }
 
 }  // namespace saker::net

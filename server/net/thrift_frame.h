@@ -1,5 +1,5 @@
-// Thrift framed transport on our own buffers (kestrel.md §1.3): split a connection's bytes into
-// frames (4-byte big-endian length, then the message), peek at a TBinaryProtocol message
+// Thrift framed transport on our own buffers (Kestrel's thrift protocol): split a connection's
+// bytes into frames (4-byte big-endian length, then the message), peek at a TBinaryProtocol message
 // header, and encode TApplicationException reply frames. No libthrift: the server hands each
 // frame to the generated cob_style processor (saker::api::SakerAsyncProcessor) itself.
 //

@@ -59,10 +59,11 @@ bool DecodePutItem(Reader& r, int64_t now_wall_ms, queue::PutItem* item) {
 
 // Appends the strict message header of a reply to `method`, after a length placeholder;
 // returns where the placeholder is.
-size_t BeginReply(std::string* out, std::string_view method, int32_t seqid) {
+size_t BeginReply(std::string* out, std::string_view method, int32_t seqid,
+                  MessageType type = MessageType::kReply) {
   const size_t at = out->size();
   tbin::AppendBe32(out, 0);
-  tbin::AppendBe32(out, tbin::kVersion1 | static_cast<uint8_t>(MessageType::kReply));
+  tbin::AppendBe32(out, tbin::kVersion1 | static_cast<uint8_t>(type));
   tbin::AppendString(out, method);
   tbin::AppendBe32(out, static_cast<uint32_t>(seqid));
   return at;
@@ -229,6 +230,29 @@ void AppendI32Reply(std::string* out, std::string_view method, int32_t seqid, in
   const size_t at = BeginReply(out, method, seqid);
   tbin::AppendFieldHeader(out, tbin::kI32, 0);
   tbin::AppendBe32(out, static_cast<uint32_t>(value));
+  out->push_back(static_cast<char>(tbin::kStop));
+  tbin::PatchFrameLength(out, at);
+}
+
+void AppendAckReply(std::string* out, int32_t seqid, const Result<int32_t>& r) {
+  if (r.ok()) return AppendI32Reply(out, "ack", seqid, *r);
+  // Saker_ack_result { 1: SakerError err }
+  const size_t at = BeginReply(out, "ack", seqid);
+  tbin::AppendFieldHeader(out, tbin::kStruct, 1);
+  AppendError(out, r.status());
+  out->push_back(static_cast<char>(tbin::kStop));
+  tbin::PatchFrameLength(out, at);
+}
+
+void AppendApplicationException(std::string* out, std::string_view method, int32_t seqid,
+                                std::string_view message) {
+  // TApplicationException { 1: string message, 2: i32 type }; type 6 is INTERNAL_ERROR.
+  constexpr uint32_t kInternalError = 6;
+  const size_t at = BeginReply(out, method, seqid, MessageType::kException);
+  tbin::AppendFieldHeader(out, tbin::kString, 1);
+  tbin::AppendString(out, message);
+  tbin::AppendFieldHeader(out, tbin::kI32, 2);
+  tbin::AppendBe32(out, kInternalError);
   out->push_back(static_cast<char>(tbin::kStop));
   tbin::PatchFrameLength(out, at);
 }

@@ -1,5 +1,6 @@
 // The hot calls decoded and answered by hand: put and put_items (every producer), get_items and
-// ack (every worker).
+// ack (every worker); and the reply frames the generated code cannot make for us (a
+// TApplicationException for a Kestrel method, whose IDL declares no exceptions).
 //
 // Why: through the generated cob_style processor one 256-byte put cost about twenty heap
 // allocations (protocol objects, argument structs, bound continuations, the result struct),
@@ -59,5 +60,11 @@ void AppendGetItemsReply(std::string* out, int32_t seqid,
                          const Result<std::vector<queue::Delivery>>& r);
 // the i32 result of `method` (Kestrel's put, ack).
 void AppendI32Reply(std::string* out, std::string_view method, int32_t seqid, int32_t value);
+// ack's i32, or its error as the declared SakerError;
+void AppendAckReply(std::string* out, int32_t seqid, const Result<int32_t>& r);
+// a TApplicationException (INTERNAL_ERROR, `message`) answering `method`, as TProcessor writes
+// one: the error reply of a Kestrel method (confirm, abort, flush_queue, ...).
+void AppendApplicationException(std::string* out, std::string_view method, int32_t seqid,
+                                std::string_view message);
 
 }  // namespace saker::net

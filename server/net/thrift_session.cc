@@ -1,11 +1,14 @@
 // ThriftSession: frames in, generated processor, engine calls, frames out in slot order.
 // Completions hold a shared_ptr to the session state, which owns the processor, and to the
-// output protocol: the generated continuations bind raw pointers to both (stack-notes §1
-// gotcha 4), so they must outlive them.
+// output protocol: the generated continuations bind raw pointers to both (std::bind of
+// `this` and the TProtocol*), so they must outlive them.
 #include "server/net/thrift_session.h"
 
 #include <thrift/TConfiguration.h>
 #include <thrift/transport/TBufferTransports.h>
+
+#include <optional>
+#include <utility>
 
 #include "Saker.h"
 #include "server/common/logging.h"
@@ -78,7 +81,21 @@ api::SubscriptionInfo ToInfo(const queue::SubscriptionStats& s) {
   i.acked = static_cast<int64_t>(s.acked);
   i.expired = static_cast<int64_t>(s.expired);
   i.dead_lettered = static_cast<int64_t>(s.dead_lettered);
+  i.aborted = static_cast<int64_t>(s.aborted);
+  i.dropped = static_cast<int64_t>(s.dropped);
+  i.items = static_cast<int64_t>(s.items);
+  i.bytes = static_cast<int64_t>(s.bytes);
   return i;
+}
+
+// Runs `change(durable)`, an engine call that returns how many leases it changed at once, and
+// calls `answer(count, status)` once the change is durable (docs/SEMANTICS.md: an answered ack is
+// final).
+template <typename Change, typename Answer>
+void CountWhenDurable(Change change, Answer answer) {
+  auto count = std::make_shared<int32_t>(0);
+  *count = static_cast<int32_t>(
+      change([count, answer = std::move(answer)](Status s) { answer(*count, std::move(s)); }));
 }
 
 // Counts a finished put alike on the generated and the hand-decoded path.
@@ -97,9 +114,30 @@ struct ThriftSession::State : std::enable_shared_from_this<ThriftSession::State>
   ParkedGets parked;
   std::shared_ptr<api::SakerAsyncProcessor> processor;
   int64_t request_start_us = 0;  // of the frame being dispatched
+  // Kestrel's methods declare no exceptions: one that fails sets this just before it answers
+  // through the generated continuation, which then sends a TApplicationException instead.
+  std::optional<Status> kestrel_error;
 };
 
 namespace {
+
+// Answers a Kestrel method through `answer` (its generated continuation), as a
+// TApplicationException if `s` is an error.
+template <typename Answer>
+void AnswerKestrel(ThriftSession::State* state, Status s, Answer answer) {
+  if (!s.ok()) {
+    Log().warn("thrift: cursor change failed: {}", s.ToString());
+    state->kestrel_error = std::move(s);
+  }
+  answer();
+}
+
+// The answer of a native ack or nack: the count, or SakerError if the change failed.
+auto NativeCountAnswer(std::shared_ptr<ThriftSession::State> state,
+                       std::function<void(int32_t const&)> cob, ExnCob exn_cob) {
+  return [state = std::move(state), cob = std::move(cob), exn_cob = std::move(exn_cob)](
+             int32_t n, const Status& s) { s.ok() ? cob(n) : Throw(exn_cob, s); };
+}
 
 // Starts a get that a disconnect cancels, counted alike on the generated and hand-decoded path.
 void StartGet(ThriftSession::State* state, std::string_view name, const queue::GetOptions& options,
@@ -178,6 +216,8 @@ class Service final : public api::SakerCobSvIf {
  private:
   queue::QueueManager* engine();
   admin::ServerCounters* counters();
+  // The DurableDone of a flush: answers `cob` once the flush is durable.
+  queue::DurableDone FlushDone(const std::function<void()>& cob);
 
   ThriftSession::State* state_;
 };
@@ -234,13 +274,19 @@ void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
 void Service::confirm(std::function<void(int32_t const&)> cob, const std::string&,
                       const std::set<int64_t>& ids) {
   std::vector<uint64_t> v(ids.begin(), ids.end());
-  cob(static_cast<int32_t>(engine()->Ack(v)));
+  CountWhenDurable([&](queue::DurableDone d) { return engine()->Ack(v, std::move(d)); },
+                   [state = state_->shared_from_this(), cob = std::move(cob)](int32_t n, Status s) {
+                     AnswerKestrel(state.get(), std::move(s), [&] { cob(n); });
+                   });
 }
 
 void Service::abort(std::function<void(int32_t const&)> cob, const std::string&,
                     const std::set<int64_t>& ids) {
   std::vector<uint64_t> v(ids.begin(), ids.end());
-  cob(static_cast<int32_t>(engine()->Abort(v)));
+  CountWhenDurable([&](queue::DurableDone d) { return engine()->Abort(v, -1, std::move(d)); },
+                   [state = state_->shared_from_this(), cob = std::move(cob)](int32_t n, Status s) {
+                     AnswerKestrel(state.get(), std::move(s), [&] { cob(n); });
+                   });
 }
 
 void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
@@ -263,10 +309,11 @@ void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
                for (const auto& s : stats->subscriptions) {
                  if (parsed.ok() && s.name == parsed->subscription) sub = &s;
                }
-               info.bytes = static_cast<int64_t>(stats->bytes);
                info.journal_bytes = static_cast<int64_t>(stats->log_bytes);
                if (sub != nullptr) {
-                 info.items = static_cast<int64_t>(sub->depth);
+                 // Kestrel's counts: open (leased) items are in open_transactions only.
+                 info.items = static_cast<int64_t>(sub->items);
+                 info.bytes = static_cast<int64_t>(sub->bytes);
                  info.age = sub->oldest_age_ms;
                  info.waiters = static_cast<int32_t>(sub->waiters);
                  info.open_transactions = static_cast<int32_t>(sub->leased);
@@ -277,15 +324,23 @@ void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
 }
 
 void Service::flush_queue(std::function<void()> cob, const std::string& queue_name) {
-  Status s = engine()->Flush(queue_name);
-  if (!s.ok()) Log().debug("thrift flush_queue: {}", s.ToString());
+  Status s = engine()->Flush(queue_name, FlushDone(cob));
+  if (s.ok()) return;  // answered once durable
+  Log().debug("thrift flush_queue: {}", s.ToString());
   cob();
 }
 
 void Service::flush_all_queues(std::function<void()> cob) {
-  Status s = engine()->FlushAll();
-  if (!s.ok()) Log().debug("thrift flush_all_queues: {}", s.ToString());
+  Status s = engine()->FlushAll(FlushDone(cob));
+  if (s.ok()) return;
+  Log().debug("thrift flush_all_queues: {}", s.ToString());
   cob();
+}
+
+queue::DurableDone Service::FlushDone(const std::function<void()>& cob) {
+  return [state = state_->shared_from_this(), cob](Status s) {
+    AnswerKestrel(state.get(), std::move(s), cob);
+  };
 }
 
 void Service::delete_queue(std::function<void()> cob, const std::string& queue_name) {
@@ -379,16 +434,20 @@ void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)>
       });
 }
 
-void Service::ack(std::function<void(int32_t const&)> cob, ExnCob, const std::string&,
+void Service::ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string&,
                   const std::vector<int64_t>& lease_ids) {
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
-  cob(static_cast<int32_t>(engine()->Ack(v)));
+  CountWhenDurable(
+      [&](queue::DurableDone d) { return engine()->Ack(v, std::move(d)); },
+      NativeCountAnswer(state_->shared_from_this(), std::move(cob), std::move(exn_cob)));
 }
 
-void Service::nack(std::function<void(int32_t const&)> cob, ExnCob, const std::string&,
+void Service::nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string&,
                    const std::vector<int64_t>& lease_ids, const int32_t delay_ms) {
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
-  cob(static_cast<int32_t>(engine()->Abort(v, delay_ms)));
+  CountWhenDurable(
+      [&](queue::DurableDone d) { return engine()->Abort(v, delay_ms, std::move(d)); },
+      NativeCountAnswer(state_->shared_from_this(), std::move(cob), std::move(exn_cob)));
 }
 
 void Service::extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_cob,
@@ -447,6 +506,9 @@ void Service::queue_info(std::function<void(api::QueueDetails const&)> cob, ExnC
   d.deduplicated = static_cast<int64_t>(stats->deduped);
   d.dropped = static_cast<int64_t>(stats->dropped);
   d.failed = stats->failed;
+  d.open_transactions = static_cast<int64_t>(stats->open_transactions);
+  d.depth = static_cast<int64_t>(stats->depth);
+  d.depth_bytes = static_cast<int64_t>(stats->depth_bytes);
   for (const auto& s : stats->subscriptions) d.subscriptions.push_back(ToInfo(s));
   cob(d);
 }
@@ -483,9 +545,7 @@ void Service::list_queues(std::function<void(std::vector<std::string> const&)> c
 }
 
 ThriftSession::ThriftSession(Context* ctx)
-    : state_(std::make_shared<State>(ctx)),
-      max_frame_bytes_(
-          std::max<size_t>(kDefaultMaxFrameBytes, ctx->limits().max_item_size + 4096)) {
+    : state_(std::make_shared<State>(ctx)), max_frame_bytes_(ctx->limits().max_request_bytes) {
   state_->processor =
       std::make_shared<api::SakerAsyncProcessor>(std::make_shared<Service>(state_.get()));
 }
@@ -537,9 +597,16 @@ void ThriftSession::OnData(Connection* conn) {
     auto state = state_;
     try {
       state_->processor->process(
-          [weak, slot, obuf, out, state, oneway](bool healthy) {
+          [weak, slot, obuf, out, state, oneway, method = std::string(header->name),
+           seqid = header->seqid](bool healthy) {
+            std::optional<Status> error = std::exchange(state->kestrel_error, std::nullopt);
             auto c = weak.lock();
             if (!c || c->closed()) return;
+            if (error && !oneway) {
+              std::string reply;
+              AppendApplicationException(&reply, method, seqid, error->message());
+              return c->Reply(slot, reply);
+            }
             if (!healthy) {
               state->ctx->counters()->protocol_errors++;
               c->Close();
@@ -576,11 +643,17 @@ bool ThriftSession::TryHotCall(Connection* conn, const MessageHeader& header,
   if (method != "ack") return false;
   thread_local std::vector<uint64_t> ids;
   if (!DecodeAckArgs(args, &ids)) return false;
-  const auto acked = static_cast<int32_t>(state_->ctx->engine()->Ack(ids));
-  thread_local std::string reply;
-  reply.clear();
-  AppendI32Reply(&reply, "ack", header.seqid, acked);
-  conn->Send(reply);
+  const Connection::Slot slot = conn->Reserve();
+  CountWhenDurable(
+      [&](queue::DurableDone d) { return state_->ctx->engine()->Ack(ids, std::move(d)); },
+      [weak = state_->conn, slot, seqid = header.seqid](int32_t acked, const Status& s) {
+        auto c = weak.lock();
+        if (!c || c->closed()) return;
+        thread_local std::string reply;
+        reply.clear();
+        AppendAckReply(&reply, seqid, s.ok() ? Result<int32_t>(acked) : Result<int32_t>(s));
+        c->Reply(slot, reply);
+      });
   return true;
 }
 

@@ -30,6 +30,14 @@ class MemcacheCompat(unittest.TestCase):
     def mc(self):
         return memcache.Client(["127.0.0.1:%d" % self.port], socket_timeout=10)
 
+    def stats(self):
+        client = self.pymc()
+        try:
+            return {k.decode() if isinstance(k, bytes) else k: v
+                    for k, v in client.stats().items()}
+        finally:
+            client.close()
+
     def raw(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         return s
@@ -108,6 +116,51 @@ class MemcacheCompat(unittest.TestCase):
             self.assertIn(name, stats)
         self.assertEqual(int(stats["queue_statq_items"]), 1)
 
+    def test_items_exclude_an_open_item(self):
+        # Kestrel: items, bytes, mem_items and mem_bytes leave out open reads, which
+        # open_transactions counts; the same for a fan-out child.
+        c = self.mc()
+        self.assertIsNone(c.get("opencount+child"))  # creates the child at the latest offset
+        c.set("opencount", "aaaa")
+        c.set("opencount", "bbbbbb")
+        self.assertEqual(c.get("opencount/open"), b"aaaa")
+        self.assertEqual(c.get("opencount+child/open"), b"aaaa")
+        stats = self.stats()
+        for name in ("opencount", "opencount+child"):
+            self.assertEqual(int(stats["queue_%s_items" % name]), 1, name)
+            self.assertEqual(int(stats["queue_%s_bytes" % name]), 6, name)
+            self.assertEqual(int(stats["queue_%s_mem_items" % name]), 1, name)
+            self.assertEqual(int(stats["queue_%s_mem_bytes" % name]), 6, name)
+            self.assertEqual(int(stats["queue_%s_open_transactions" % name]), 1, name)
+        s = self.raw()
+        s.sendall(b"dump_stats opencount\r\n")
+        buf = b""
+        deadline = time.monotonic() + 5
+        while not buf.endswith(b"END\r\n") and time.monotonic() < deadline:
+            buf += s.recv(4096)
+        s.close()
+        self.assertIn(b"  items=1\r\n", buf)
+        self.assertIn(b"  open_transactions=1\r\n", buf)
+        # The close is answered once durable; then nothing is open.
+        self.assertIsNone(c.get("opencount/close"))
+        stats = self.stats()
+        self.assertEqual(int(stats["queue_opencount_items"]), 1)
+        self.assertEqual(int(stats["queue_opencount_open_transactions"]), 0)
+        c.disconnect_all()
+
+    def test_confirm_and_flush_answer(self):
+        s = self.raw()
+        s.sendall(b"set cf 0 0 1\r\na\r\nset cf 0 0 1\r\nb\r\nget cf/open\r\nconfirm cf 1\r\n"
+                  b"confirm cf 1\r\nflush cf\r\nget cf\r\n")
+        want = (b"STORED\r\nSTORED\r\nVALUE cf 0 1\r\na\r\nEND\r\nEND\r\nERROR\r\nEND\r\n"
+                b"END\r\n")
+        buf = b""
+        deadline = time.monotonic() + 5
+        while len(buf) < len(want) and time.monotonic() < deadline:
+            buf += s.recv(4096)
+        s.close()
+        self.assertEqual(buf, want)
+
     def test_exact_reply_texts(self):
         s = self.raw()
         s.sendall(b"set exact 0 0 5\r\nhello\r\nget exact\r\nget exact\r\ndelete exact\r\n"
@@ -120,6 +173,30 @@ class MemcacheCompat(unittest.TestCase):
             buf += s.recv(4096)
         self.assertEqual(buf[:len(want)], want)
         s.close()
+
+    def test_readonly_refuses_delete_and_serves_reads(self):
+        c = self.pymc()
+        self.assertTrue(c.set("ro", b"kept", noreply=False))
+
+        def ask(request):
+            s = self.raw()
+            s.sendall(request)
+            buf = b""
+            deadline = time.monotonic() + 5
+            while not buf.endswith(b"\r\n") and time.monotonic() < deadline:
+                buf += s.recv(4096)
+            s.close()
+            return buf
+
+        self.assertEqual(ask(b"status readonly\r\n"), b"END\r\n")
+        try:
+            self.assertTrue(ask(b"delete ro\r\n").startswith(b"SERVER_ERROR"))
+            self.assertTrue(ask(b"flush ro\r\n").startswith(b"SERVER_ERROR"))
+            self.assertTrue(ask(b"get ro/peek\r\n").startswith(b"VALUE ro 0 4\r\n"))
+        finally:
+            self.assertEqual(ask(b"status up\r\n"), b"END\r\n")
+        self.assertEqual(c.get("ro"), b"kept")
+        c.close()
 
     def test_unknown_command_is_client_error_and_closes(self):
         s = self.raw()

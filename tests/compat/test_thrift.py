@@ -51,6 +51,28 @@ class ThriftCompat(unittest.TestCase):
         self.assertTrue(all(i.id == 0 for i in items))
         self.assertEqual(self.client.get("tq", 10, 0, 0), [])
 
+    def test_peek_items_exclude_an_open_item(self):
+        # Kestrel's QueueInfo: items and bytes leave out open reads; open_transactions counts them.
+        self.client.put("pkq", [b"aaaa", b"bbbbbb"], 0)
+        items = self.client.get("pkq", 1, 0, 60000)
+        self.assertEqual([i.data for i in items], [b"aaaa"])
+        info = self.client.peek("pkq")
+        self.assertEqual(info.items, 1)
+        self.assertEqual(info.bytes, 6)
+        self.assertEqual(info.open_transactions, 1)
+        self.assertEqual(info.head_item, b"bbbbbb")
+        self.assertEqual(self.client.confirm("pkq", {items[0].id}), 1)
+        info = self.client.peek("pkq")
+        self.assertEqual((info.items, info.open_transactions), (1, 0))
+
+    def test_flush_is_answered(self):
+        self.client.put("flq", [b"x"], 0)
+        self.client.flush_queue("flq")
+        self.assertEqual(self.client.peek("flq").items, 0)
+        self.client.put("flq", [b"y"], 0)
+        self.client.flush_all_queues()
+        self.assertEqual(self.client.get("flq", 1, 0, 0), [])
+
     def test_reliable_get_confirm_and_abort(self):
         self.client.put("rq", [b"x", b"y"], 0)
         items = self.client.get("rq", 2, 0, 60000)

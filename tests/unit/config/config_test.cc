@@ -48,9 +48,9 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->thrift_port, 2229);
   EXPECT_EQ(c->text_port, 2222);
   EXPECT_EQ(c->admin_port, 2223);
-  EXPECT_EQ(c->data_dir, "./data");
-  EXPECT_EQ(c->sync.ToString(), "always");
-  EXPECT_EQ(c->max_open_reads, 100u);
+  EXPECT_EQ(c->engine.data_dir, "./data");
+  EXPECT_EQ(c->engine.defaults.sync.ToString(), "always");
+  EXPECT_EQ(c->limits.max_open_reads, 100u);
   EXPECT_EQ(c->queues.Resolve("anything"), queue::QueueConfig{});
 }
 
@@ -64,20 +64,21 @@ TEST(ConfigTest, PackagedReferenceParsesToTheDefaults) {
   EXPECT_EQ(file->thrift_port, builtin->thrift_port);
   EXPECT_EQ(file->text_port, builtin->text_port);
   EXPECT_EQ(file->admin_port, builtin->admin_port);
-  EXPECT_EQ(file->data_dir, builtin->data_dir);
-  EXPECT_EQ(file->sync, builtin->sync);
+  EXPECT_EQ(file->engine.data_dir, builtin->engine.data_dir);
+  EXPECT_EQ(file->engine.node_id, builtin->engine.node_id);
+  EXPECT_EQ(file->engine.defaults.sync, builtin->engine.defaults.sync);
   EXPECT_EQ(file->log_level, builtin->log_level);
   EXPECT_EQ(file->max_connections, builtin->max_connections);
-  EXPECT_EQ(file->max_request_bytes, builtin->max_request_bytes);
-  EXPECT_EQ(file->max_item_size, builtin->max_item_size);
-  EXPECT_EQ(file->max_open_reads, builtin->max_open_reads);
+  EXPECT_EQ(file->limits.max_request_bytes, builtin->limits.max_request_bytes);
+  EXPECT_EQ(file->limits.max_item_size, builtin->limits.max_item_size);
+  EXPECT_EQ(file->limits.max_open_reads, builtin->limits.max_open_reads);
   EXPECT_EQ(file->client_timeout_ms, builtin->client_timeout_ms);
-  EXPECT_EQ(file->tail_cache_bytes, builtin->tail_cache_bytes);
-  EXPECT_EQ(file->syncfs_min_queues, builtin->syncfs_min_queues);
-  EXPECT_EQ(file->direct_io_min_bytes, builtin->direct_io_min_bytes);
-  EXPECT_EQ(file->commit_interval_ms, builtin->commit_interval_ms);
-  EXPECT_EQ(file->tick_ms, builtin->tick_ms);
-  EXPECT_EQ(file->read_bytes, builtin->read_bytes);
+  EXPECT_EQ(file->engine.tail_cache_bytes, builtin->engine.tail_cache_bytes);
+  EXPECT_EQ(file->engine.syncfs_min_queues, builtin->engine.syncfs_min_queues);
+  EXPECT_EQ(file->engine.direct_io_min_bytes, builtin->engine.direct_io_min_bytes);
+  EXPECT_EQ(file->engine.commit_interval_ms, builtin->engine.commit_interval_ms);
+  EXPECT_EQ(file->engine.tick_ms, builtin->engine.tick_ms);
+  EXPECT_EQ(file->engine.read_bytes, builtin->engine.read_bytes);
   EXPECT_EQ(file->queues.defaults(), queue::QueueConfig{});
   EXPECT_TRUE(file->queues.entries().empty());
 }
@@ -111,21 +112,21 @@ read_bytes = "256KiB"
   EXPECT_EQ(c->thrift_port, kPortOff);
   EXPECT_EQ(c->text_port, 4000);
   EXPECT_EQ(c->admin_port, 4001);
-  EXPECT_EQ(c->data_dir, "/var/lib/saker");
-  EXPECT_EQ(c->sync.ToString(), "interval:50");
+  EXPECT_EQ(c->engine.data_dir, "/var/lib/saker");
+  EXPECT_EQ(c->engine.defaults.sync.ToString(), "interval:50");
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_EQ(c->max_connections, 50u);
-  EXPECT_EQ(c->max_request_bytes, 2u << 20);
-  EXPECT_EQ(c->max_item_size, 1u << 20);
-  EXPECT_EQ(c->max_open_reads, 1u);
+  EXPECT_EQ(c->limits.max_request_bytes, 2u << 20);
+  EXPECT_EQ(c->limits.max_item_size, 1u << 20);
+  EXPECT_EQ(c->limits.max_open_reads, 1u);
   EXPECT_EQ(c->client_timeout_ms, 30000);
-  EXPECT_EQ(c->tail_cache_bytes, 1ull << 30);
-  EXPECT_EQ(c->syncfs_min_queues, 0u);
-  EXPECT_EQ(c->ToEngineConfig().syncfs_min_queues, 0u);
-  EXPECT_EQ(c->ToEngineConfig().direct_io_min_bytes, 64u << 10);
-  EXPECT_EQ(c->commit_interval_ms, 20);
-  EXPECT_EQ(c->tick_ms, 5);
-  EXPECT_EQ(c->read_bytes, 256u << 10);
+  EXPECT_EQ(c->engine.tail_cache_bytes, 1ull << 30);
+  EXPECT_EQ(c->engine.syncfs_min_queues, 0u);
+  EXPECT_EQ(c->engine.syncfs_min_queues, 0u);
+  EXPECT_EQ(c->engine.direct_io_min_bytes, 64u << 10);
+  EXPECT_EQ(c->engine.commit_interval_ms, 20);
+  EXPECT_EQ(c->engine.tick_ms, 5);
+  EXPECT_EQ(c->engine.read_bytes, 256u << 10);
   // [server] sync is every queue's default.
   EXPECT_EQ(c->queues.Resolve("q").sync.ToString(), "interval:50");
 }
@@ -203,6 +204,26 @@ max_items = 5
   EXPECT_EQ(resolve("metrics_cpu").max_items, 3u);
 }
 
+TEST(ConfigTest, NodeIdAndSegmentAge) {
+  Result<ServerConfig> c = Parse(R"(
+[server]
+node_id = 4095
+[defaults]
+segment_age_ms = 60000
+[queues."slow"]
+segment_age_ms = 0
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->engine.node_id, 4095u);
+  EXPECT_EQ(c->engine.defaults.segment_age_ms, 60000);
+  EXPECT_EQ(c->queues.Resolve("q").segment_age_ms, 60000);
+  EXPECT_EQ(c->queues.Resolve("slow").segment_age_ms, 0);
+  Result<ServerConfig> builtin = Parse("");
+  ASSERT_TRUE(builtin.ok());
+  EXPECT_EQ(builtin->engine.node_id, 0u);
+  EXPECT_EQ(builtin->queues.defaults().segment_age_ms, 0);
+}
+
 TEST(ConfigTest, EngineConfig) {
   Result<ServerConfig> c = Parse(R"(
 [server]
@@ -214,7 +235,7 @@ max_items = 9
 max_items = 1
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  queue::EngineConfig e = c->ToEngineConfig();
+  const queue::EngineConfig& e = c->engine;
   EXPECT_EQ(e.data_dir, "/d");
   EXPECT_EQ(e.tail_cache_bytes, 1000u);
   EXPECT_EQ(e.defaults.max_items, 9u);
@@ -254,6 +275,10 @@ TEST(ConfigTest, BadValues) {
   ExpectError("[server]\nmax_item_size = \"17MiB\"\n",
               "max_request_bytes (17825792) must exceed max_item_size");
   ExpectError("[server]\nlisten = 5\n", "listen: want a string");
+  ExpectError("[server]\nnode_id = 4096\n", "test.toml:2: node_id: want a node id 0-4095");
+  ExpectError("[server]\nnode_id = -1\n", "node_id: want a node id 0-4095");
+  ExpectError("[server]\nnode_id = \"a\"\n", "node_id: want a node id 0-4095");
+  ExpectError("[defaults]\nsegment_age_ms = -5\n", "segment_age_ms: out of range");
   ExpectError("[defaults]\nwhen_full = \"explode\"\n", "when_full: want \"reject\"");
   ExpectError("[defaults]\nredelivery_backoff_ms = [1, \"x\"]\n", "redelivery_backoff_ms");
   ExpectError("[defaults]\nredelivery_backoff_ms = 5\n", "want an array");
@@ -275,26 +300,28 @@ TEST(CommandLineTest, DefaultsWithoutArguments) {
   ASSERT_TRUE(cl.ok()) << cl.status().ToString();
   EXPECT_FALSE(cl->help);
   EXPECT_FALSE(cl->version);
-  EXPECT_EQ(cl->config.data_dir, "./data");
+  EXPECT_EQ(cl->config.engine.data_dir, "./data");
   EXPECT_EQ(cl->config.memcache_port, 22133);
   EXPECT_EQ(cl->config.config_file, "");
 }
 
 TEST(CommandLineTest, EveryFlag) {
-  Result<CommandLine> cl = Flags({"--data-dir", "/tmp/d", "--listen=127.0.0.1", "--memcache-port",
-                                  "0", "--thrift-port", "off", "--text-port=5000", "--admin-port",
-                                  "0", "--sync", "interval:10", "--log-level", "warn"});
+  Result<CommandLine> cl =
+      Flags({"--data-dir", "/tmp/d", "--listen=127.0.0.1", "--memcache-port", "0", "--thrift-port",
+             "off", "--text-port=5000", "--admin-port", "0", "--sync", "interval:10", "--log-level",
+             "warn", "--node-id", "17"});
   ASSERT_TRUE(cl.ok()) << cl.status().ToString();
   const ServerConfig& c = cl->config;
-  EXPECT_EQ(c.data_dir, "/tmp/d");
+  EXPECT_EQ(c.engine.data_dir, "/tmp/d");
   EXPECT_EQ(c.listen, "127.0.0.1");
   EXPECT_EQ(c.memcache_port, 0);
   EXPECT_EQ(c.thrift_port, kPortOff);
   EXPECT_EQ(c.text_port, 5000);
   EXPECT_EQ(c.admin_port, 0);
-  EXPECT_EQ(c.sync.ToString(), "interval:10");
+  EXPECT_EQ(c.engine.defaults.sync.ToString(), "interval:10");
   EXPECT_EQ(c.queues.Resolve("q").sync.ToString(), "interval:10");
   EXPECT_EQ(c.log_level, "warn");
+  EXPECT_EQ(c.engine.node_id, 17u);
 }
 
 TEST(CommandLineTest, HelpAndVersion) {
@@ -319,10 +346,10 @@ max_items = 3
   ASSERT_TRUE(cl.ok()) << cl.status().ToString();
   const ServerConfig& c = cl->config;
   EXPECT_EQ(c.config_file, file.path());
-  EXPECT_EQ(c.data_dir, "/from/file");
+  EXPECT_EQ(c.engine.data_dir, "/from/file");
   EXPECT_EQ(c.memcache_port, 0);
   EXPECT_EQ(c.thrift_port, 2222);
-  EXPECT_EQ(c.sync.ToString(), "always");
+  EXPECT_EQ(c.engine.defaults.sync.ToString(), "always");
   // --sync applies to every queue, entries included; other keys stay.
   EXPECT_EQ(c.queues.Resolve("abc").sync.ToString(), "always");
   EXPECT_EQ(c.queues.Resolve("abc").max_items, 3u);
@@ -339,6 +366,10 @@ TEST(CommandLineTest, Errors) {
                                              {"--thrift-port=-1"},
                                              {"--sync", "sometimes"},
                                              {"--log-level", "loud"},
+                                             {"--node-id", "4096"},
+                                             {"--node-id", "-1"},
+                                             {"--node-id", "x"},
+                                             {"--node-id="},
                                              {"--data-dir="},
                                              {"--help=1"},
                                              {"--config", "/nonexistent/saker.toml"}}) {

@@ -1,6 +1,6 @@
 // Connection and Listener over real loopback sockets, driven by one EventLoop in the test
 // thread: ordered replies across out-of-order completions, pipelining, close-after-write,
-// request-size limit, connection counting.
+// request-size limit, connection counting; DurableReply's slot filled only once durable.
 #include "server/net/connection.h"
 
 #include <arpa/inet.h>
@@ -13,17 +13,19 @@
 #include <functional>
 
 #include "server/common/event_loop.h"
+#include "server/net/durable_reply.h"
 #include "server/net/listener.h"
 
 namespace saker::net {
 namespace {
 
 // A line protocol: "now X" replies "X" at once; "later X" reserves a slot filled by the test;
-// "bye" replies "bye" then closes after the write.
+// "bye" replies "bye" then closes after the write; "ack" takes a DurableReply the test drives.
 class LineHandler final : public ProtocolHandler {
  public:
-  explicit LineHandler(std::vector<std::pair<Connection*, Connection::Slot>>* parked)
-      : parked_(parked) {}
+  LineHandler(std::vector<std::pair<Connection*, Connection::Slot>>* parked,
+              std::vector<DurableReply>* acks)
+      : parked_(parked), acks_(acks) {}
   void OnData(Connection* conn) override {
     while (!conn->closed()) {
       std::string_view in = conn->input();
@@ -35,6 +37,10 @@ class LineHandler final : public ProtocolHandler {
         conn->Send(line.substr(4) + "\n");
       } else if (line.rfind("later", 0) == 0) {
         parked_->emplace_back(conn, conn->Reserve());
+      } else if (line == "ack") {
+        acks_->emplace_back(conn, [](const Status& st, std::string* out) {
+          out->append("failed ").append(st.message()).append("\n");
+        });
       } else if (line == "bye") {
         conn->Send("bye\n");
         conn->CloseAfterWrite();
@@ -46,6 +52,7 @@ class LineHandler final : public ProtocolHandler {
 
  private:
   std::vector<std::pair<Connection*, Connection::Slot>>* parked_;
+  std::vector<DurableReply>* acks_;
 };
 
 class ConnectionTest : public ::testing::Test {
@@ -55,8 +62,8 @@ class ConnectionTest : public ::testing::Test {
     ConnectionLimits limits;
     limits.max_request_bytes = 1024;
     listener_ = std::make_unique<Listener>(
-        loop_.uv(), "line", [this] { return std::make_unique<LineHandler>(&parked_); }, &writes_,
-        limits, &counters_, 2);
+        loop_.uv(), "line", [this] { return std::make_unique<LineHandler>(&parked_, &acks_); },
+        &writes_, limits, &counters_, 2);
     ASSERT_TRUE(listener_->Listen("127.0.0.1", 0).ok());
   }
 
@@ -94,6 +101,12 @@ class ConnectionTest : public ::testing::Test {
     return got;
   }
 
+  // True if bytes (or EOF) are waiting on fd now.
+  static bool Readable(int fd) {
+    char c;
+    return recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) >= 0;
+  }
+
   void Spin(int iterations = 50) {
     for (int i = 0; i < iterations; i++) loop_.RunOnce();
   }
@@ -108,6 +121,7 @@ class ConnectionTest : public ::testing::Test {
   WriteScheduler writes_;
   ConnectionCounters counters_;
   std::vector<std::pair<Connection*, Connection::Slot>> parked_;
+  std::vector<DurableReply> acks_;
   std::unique_ptr<Listener> listener_;
 };
 
@@ -168,6 +182,47 @@ TEST_F(ConnectionTest, CountsConnectionsAndRefusesOverMax) {
   EXPECT_TRUE(SpinUntil([&] { return counters_.current == 1; }));
   close(b);
   close(c);
+}
+
+TEST_F(ConnectionTest, DurableReplyWaitsForBothAndKeepsOrder) {
+  int fd = Dial();
+  std::string req = "ack\nack\nnow c\n";
+  send(fd, req.data(), req.size(), 0);
+  ASSERT_TRUE(SpinUntil([&] { return acks_.size() == 2; }));
+  acks_[0].Set("a\n");  // the reply is known, the change is not durable yet
+  acks_[1].Durable()(Status::OK());
+  Spin();
+  EXPECT_FALSE(Readable(fd));
+  acks_[1].Set("b\n");  // durable first, then the reply: held behind the first
+  Spin();
+  EXPECT_FALSE(Readable(fd));
+  acks_[0].Durable()(Status::OK());
+  EXPECT_EQ(Read(fd, 6), "a\nb\nc\n");
+  close(fd);
+}
+
+TEST_F(ConnectionTest, FailedDurableSendsTheErrorAndCloses) {
+  int fd = Dial();
+  send(fd, "ack\n", 4, 0);
+  ASSERT_TRUE(SpinUntil([&] { return acks_.size() == 1; }));
+  acks_[0].Set("ok\n");
+  acks_[0].Durable()(Status::IOError("queue q is fail-stop"));
+  bool eof = false;
+  EXPECT_EQ(Read(fd, 100, &eof), "failed queue q is fail-stop\n");
+  EXPECT_TRUE(eof);
+  close(fd);
+}
+
+TEST_F(ConnectionTest, DurableAfterTheConnectionClosedIsHarmless) {
+  int fd = Dial();
+  send(fd, "ack\n", 4, 0);
+  ASSERT_TRUE(SpinUntil([&] { return acks_.size() == 1; }));
+  close(fd);
+  ASSERT_TRUE(SpinUntil([&] { return counters_.current == 0; }));
+  Spin();
+  acks_[0].Set("late\n");
+  acks_[0].Durable()(Status::OK());
+  Spin();
 }
 
 }  // namespace

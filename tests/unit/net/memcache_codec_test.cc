@@ -72,7 +72,7 @@ class Driver {
       case Command::kConfirm:
         return "confirm " + std::string(r.queue) + " " + std::to_string(r.count);
       case Command::kStatus:
-        return "status " + std::to_string(static_cast<int>(r.status));
+        return r.status ? "status " + std::string(queue::ServerStatusName(*r.status)) : "status";
       case Command::kReload:
         return "reload";
       case Command::kShutdown:
@@ -229,7 +229,7 @@ TEST(MemcacheParserTest, DumpStatsArgs) {
 TEST(MemcacheParserTest, StatusNames) {
   EXPECT_EQ(ParseAll("status\r\nstatus up\r\nstatus ReadOnly\r\nstatus QUIESCENT\r\n"
                      "status writeavoid\r\n"),
-            (Events{"status 0", "status 1", "status 2", "status 3", "status 4"}));
+            (Events{"status", "status UP", "status READONLY", "status QUIESCENT", "status UP"}));
   EXPECT_EQ(ParseAll("status sideways\r\n"), Events{"CLIENT_ERROR +close"});
 }
 

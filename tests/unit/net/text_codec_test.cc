@@ -46,7 +46,7 @@ class Driver {
     if (r.has_timeout) s += " t=" + std::to_string(r.timeout_ms);
     if (r.has_expiry) s += " e=" + std::to_string(r.expiry_ms);
     if (r.command == Command::kConfirm) s += " n=" + std::to_string(r.count);
-    if (r.command == Command::kStatus) s += " s=" + std::to_string(static_cast<int>(r.status));
+    if (r.status) s += " s=" + std::string(queue::ServerStatusName(*r.status));
     if (r.command == Command::kPut) {
       s += " " + std::to_string(r.item_count) + "[";
       ForEachItem(r.items, [&](std::string_view item) { s += std::string(item) + ","; });
@@ -103,11 +103,11 @@ TEST(TextParserTest, PutStopsAfter1024ItemsAndDropsTheNextLine) {
 }
 
 TEST(TextParserTest, Commands) {
-  EXPECT_EQ(
-      ParseAll("get q\nGET q 100\npeek q\npeek q -1\nmonitor q 1000\nconfirm q 2\n"
-               "flush q\ndelete q\nstatus\nstatus Quiescent\nversion\nshutdown\nquit\n"),
-      (Events{"get q", "get q t=100", "peek q", "peek q t=-1", "monitor q t=1000", "confirm q n=2",
-              "flush q", "delete q", "status s=0", "status s=3", "version", "shutdown", "quit"}));
+  EXPECT_EQ(ParseAll("get q\nGET q 100\npeek q\npeek q -1\nmonitor q 1000\nconfirm q 2\n"
+                     "flush q\ndelete q\nstatus\nstatus Quiescent\nversion\nshutdown\nquit\n"),
+            (Events{"get q", "get q t=100", "peek q", "peek q t=-1", "monitor q t=1000",
+                    "confirm q n=2", "flush q", "delete q", "status", "status s=QUIESCENT",
+                    "version", "shutdown", "quit"}));
 }
 
 TEST(TextParserTest, ErrorTexts) {

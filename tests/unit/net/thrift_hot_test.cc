@@ -3,6 +3,7 @@
 #include "server/net/thrift_hot.h"
 
 #include <gtest/gtest.h>
+#include <thrift/TApplicationException.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 
 #include <memory>
@@ -242,6 +243,32 @@ TEST(ThriftHotTest, AckReplyIsWhatLibthriftWrites) {
   std::string frame;
   AppendI32Reply(&frame, "ack", 11, 31);
   EXPECT_EQ(Unframed(frame), Written(expected, "ack", 11));
+  std::string via_result;
+  AppendAckReply(&via_result, 11, Result<int32_t>(31));
+  EXPECT_EQ(via_result, frame);
+}
+
+TEST(ThriftHotTest, AckErrorIsTheDeclaredException) {
+  api::Saker_ack_result expected;
+  expected.err.code = static_cast<int32_t>(StatusCode::kIOError);
+  expected.err.message = "queue q is fail-stop";
+  expected.__isset.err = true;
+  std::string frame;
+  AppendAckReply(&frame, 12, Result<int32_t>(Status::IOError("queue q is fail-stop")));
+  EXPECT_EQ(Unframed(frame), Written(expected, "ack", 12));
+}
+
+TEST(ThriftHotTest, ApplicationExceptionIsWhatTProcessorWrites) {
+  using apache::thrift::TApplicationException;
+  auto buf = std::make_shared<TMemoryBuffer>();
+  TBinaryProtocol proto(buf);
+  proto.writeMessageBegin("confirm", TMessageType::T_EXCEPTION, 5);
+  TApplicationException(TApplicationException::INTERNAL_ERROR, "cursor log write failed")
+      .write(&proto);
+  proto.writeMessageEnd();
+  std::string frame;
+  AppendApplicationException(&frame, "confirm", 5, "cursor log write failed");
+  EXPECT_EQ(Unframed(frame), buf->getBufferAsString());
 }
 
 }  // namespace
