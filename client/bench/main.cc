@@ -1,4 +1,5 @@
-// saker-bench: the DESIGN.md workloads against sakerd (native Thrift API) or Redis Streams.
+// saker-bench: the DESIGN.md workloads against sakerd (native Thrift API, or Kestrel's memcache
+// dialect with --protocol memcache) or Redis Streams.
 //   W1 durable put: C connections x `window` puts in flight (one item each); items/s and
 //      put-ack latency p50/p99.
 //   W2 work queue: P producers (each `window` puts in flight, optionally rate-limited) and W
@@ -14,7 +15,12 @@
 // for gets. Both backends pipeline the same way: requests are encoded into a buffer, written
 // with one send when the connection runs out of buffered replies, and replies are read in
 // large chunks (hiredis does this itself; SakerConn does it for the Thrift client).
-// One JSON line per run on stdout; a progress line on stderr every second.
+// Over memcache a worker reads as a Kestrel worker does, one item per round trip on its own
+// connection: `get q/open/t=100`, then `get q/close/open/t=100` (the close acks the previous
+// item; its reply, the next item, is when the ack is answered), `q+sN` for W3's subscriptions;
+// producers pipeline `set q 0 0 N` the same `window` deep.
+// One JSON line per run on stdout (its "protocol" field: thrift, memcache or resp); a progress
+// line on stderr every second.
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netdb.h>
@@ -54,6 +60,7 @@ using Clock = std::chrono::steady_clock;
 struct Flags {
   std::string workload = "w1";
   std::string backend = "saker";
+  std::string protocol = "thrift";
   std::string server = "127.0.0.1:2229";
   std::string queue;
   double seconds = 5;
@@ -99,11 +106,13 @@ int64_t PutTime(const char* data, size_t size) {
 
 uint32_t Micros(int64_t ns) { return static_cast<uint32_t>(std::max<int64_t>(ns / 1000, 0)); }
 
-// Latencies in microseconds from all threads, and the item count the progress line reads.
+// Latencies in microseconds from all threads, and the item count the progress line reads
+// (workers also count the items handed to them before they are acked).
 struct Recorder {
   std::mutex mu;
   std::vector<uint32_t> latencies_us;
   std::atomic<int64_t> done{0};
+  std::atomic<int64_t> delivered{0};
 
   void Merge(const std::vector<uint32_t>& local) {
     std::lock_guard<std::mutex> lock(mu);
@@ -200,20 +209,77 @@ bool PollReadable(int fd, Clock::time_point deadline) {
   return rc > 0;
 }
 
-// ---- saker ----
-
-// The generated SakerClient over in-memory transports: send_* encode a framed request into
-// `out_`, written to the socket by Flush(); replies are read from the socket in chunks of up
-// to kReadBytes and each frame is handed to recv_* through `in_`. So a window of requests
-// costs one send and a window of replies usually one recv.
-class SakerConn : public QueueConn {
+// One TCP connection with an output buffer written by WriteAll() and an input buffer filled
+// in chunks of up to kReadBytes by Fill(); the subclasses parse replies out of [start_, end_).
+class SocketConn : public QueueConn {
  public:
   static constexpr size_t kReadBytes = 256 * 1024;
 
-  explicit SakerConn(const std::string& address) : buf_(kReadBytes) {
+  explicit SocketConn(const std::string& address) : buf_(kReadBytes) {
+    std::string host, port;
+    SplitHostPort(address, &host, &port);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+      throw std::runtime_error("cannot resolve " + address);
+    }
+    fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd_ < 0 ? -1 : ::connect(fd_, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc != 0) throw std::runtime_error("connect " + address + ": " + std::strerror(errno));
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  ~SocketConn() override { ::close(fd_); }
+
+ protected:
+  // Sends all `n` bytes at `p`.
+  void WriteAll(const uint8_t* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) throw std::runtime_error(std::string("send: ") + std::strerror(errno));
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+
+  // One recv into the free end of `buf_`, after moving unread bytes to its front; the buffer
+  // grows to hold `want` unread bytes when a reply is known to be that large.
+  void Fill(size_t want = 0) {
+    if (start_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
+      end_ -= start_;
+      start_ = 0;
+    }
+    buf_.resize(std::max(buf_.size(), want));
+    if (end_ == buf_.size()) buf_.resize(2 * buf_.size());
+    ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
+    if (r < 0 && errno == EINTR) return;
+    if (r == 0) throw std::runtime_error("server closed the connection");
+    if (r < 0) throw std::runtime_error(std::string("recv: ") + std::strerror(errno));
+    end_ += static_cast<size_t>(r);
+  }
+
+  int fd_ = -1;
+  std::vector<char> buf_;
+  size_t start_ = 0;  // first unread byte of buf_
+  size_t end_ = 0;    // one past the last byte received
+};
+
+// ---- saker, Thrift ----
+
+// The generated SakerClient over in-memory transports: send_* encode a framed request into
+// `out_`, written to the socket by Flush(); replies are read from the socket in chunks and
+// each frame is handed to recv_* through `in_`. So a window of requests costs one send and a
+// window of replies usually one recv.
+class SakerConn : public SocketConn {
+ public:
+  explicit SakerConn(const std::string& address) : SocketConn(address) {
     namespace tt = apache::thrift::transport;
     namespace tp = apache::thrift::protocol;
-    Connect(address);
     out_ = std::make_shared<tt::TMemoryBuffer>(64 * 1024);
     in_ = std::make_shared<tt::TMemoryBuffer>(64 * 1024);
     rpc_ = std::make_unique<saker::api::SakerClient>(
@@ -221,7 +287,6 @@ class SakerConn : public QueueConn {
         std::make_shared<tp::TBinaryProtocol>(std::make_shared<tt::TFramedTransport>(out_)));
     items_.resize(1);
   }
-  ~SakerConn() override { ::close(fd_); }
 
   saker::api::SakerClient& rpc() { return *rpc_; }
 
@@ -229,7 +294,7 @@ class SakerConn : public QueueConn {
   void Next() {
     if (!HasFrame()) {
       Flush();
-      while (!HasFrame()) Fill();
+      while (!HasFrame()) Fill(end_ - start_ >= 4 ? 4 + static_cast<size_t>(FrameLength()) : 0);
     }
     uint32_t len = FrameLength();
     in_->resetBuffer();
@@ -283,13 +348,7 @@ class SakerConn : public QueueConn {
     uint8_t* p = nullptr;
     uint32_t n = 0;
     out_->getBuffer(&p, &n);
-    while (n > 0) {
-      ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) throw std::runtime_error(std::string("send: ") + std::strerror(errno));
-      p += w;
-      n -= static_cast<uint32_t>(w);
-    }
+    WriteAll(p, n);
     out_->resetBuffer();
   }
   bool Poll(Clock::time_point deadline) override {
@@ -304,24 +363,6 @@ class SakerConn : public QueueConn {
   }
 
  private:
-  void Connect(const std::string& address) {
-    std::string host, port;
-    SplitHostPort(address, &host, &port);
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
-      throw std::runtime_error("cannot resolve " + address);
-    }
-    fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int rc = fd_ < 0 ? -1 : ::connect(fd_, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (rc != 0) throw std::runtime_error("connect " + address + ": " + std::strerror(errno));
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
-
   uint32_t FrameLength() const {
     uint32_t be;
     std::memcpy(&be, buf_.data() + start_, 4);
@@ -331,26 +372,6 @@ class SakerConn : public QueueConn {
     return end_ - start_ >= 4 && end_ - start_ >= 4 + static_cast<size_t>(FrameLength());
   }
 
-  // One recv into the free end of `buf_`, after moving unread bytes to its front (and growing
-  // it when one frame is larger than the buffer).
-  void Fill() {
-    if (start_ > 0) {
-      std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
-      end_ -= start_;
-      start_ = 0;
-    }
-    if (end_ >= 4) buf_.resize(std::max(buf_.size(), 4 + static_cast<size_t>(FrameLength())));
-    ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
-    if (r < 0 && errno == EINTR) return;
-    if (r == 0) throw std::runtime_error("server closed the connection");
-    if (r < 0) throw std::runtime_error(std::string("recv: ") + std::strerror(errno));
-    end_ += static_cast<size_t>(r);
-  }
-
-  int fd_ = -1;
-  std::vector<char> buf_;
-  size_t start_ = 0;  // first unread byte of buf_
-  size_t end_ = 0;    // one past the last byte received
   std::shared_ptr<apache::thrift::transport::TMemoryBuffer> out_;
   std::shared_ptr<apache::thrift::transport::TMemoryBuffer> in_;
   std::unique_ptr<saker::api::SakerClient> rpc_;
@@ -358,6 +379,130 @@ class SakerConn : public QueueConn {
   saker::api::PutResult put_result_;
   std::vector<saker::api::LeasedItem> leased_;
   std::vector<int64_t> lease_ids_;
+};
+
+// ---- saker, memcache ----
+
+// Kestrel's memcache dialect on sakerd's memcache port, one item per round trip as a Kestrel
+// worker reads: `get q/open/t=MS` first, then `get q/close/open/t=MS`, whose close acks the
+// item the previous get opened and whose reply is the next item (or END). So SendAck only
+// makes the next get a closing one, and RecvAck reads that get's reply (the ack is answered
+// when it comes) and keeps it for RecvGet. A put is `set q 0 0 N` per item. Any reply but
+// VALUE/END to a get or STORED/NOT_STORED to a set (ERROR, CLIENT_ERROR, SERVER_ERROR) throws.
+class MemcacheConn : public SocketConn {
+ public:
+  explicit MemcacheConn(const std::string& address) : SocketConn(address) {}
+
+  void SendPut(const std::string& queue, int items, int size, int64_t now_ns) override {
+    std::string p = Payload(size, now_ns);
+    for (int i = 0; i < items; ++i) {
+      out_ += "set " + queue + " 0 0 " + std::to_string(p.size()) + "\r\n";
+      out_ += p;
+      out_ += "\r\n";
+    }
+    pending_puts_.push_back(items);
+  }
+  int RecvPut() override {
+    int items = pending_puts_.front();
+    pending_puts_.pop_front();
+    int stored = 0;
+    for (int i = 0; i < items; ++i) {
+      std::string line = ReadLine();
+      if (line == "STORED") {
+        ++stored;
+      } else if (line != "NOT_STORED") {
+        throw std::runtime_error("memcache set: " + line);
+      }
+    }
+    return stored;
+  }
+  // One item per get whatever `max_items` says.
+  void SendGet(const std::string& queue, const std::string& subscription, int,
+               int wait_ms) override {
+    std::string key = subscription.empty() ? queue : queue + "+" + subscription;
+    out_ += "get " + key + (closing_ ? "/close/open/t=" : "/open/t=") + std::to_string(wait_ms) +
+            "\r\n";
+    closing_ = false;
+  }
+  void RecvGet(std::vector<Got>* items) override {
+    if (stashed_) {
+      items->swap(stash_);
+      stashed_ = false;
+      return;
+    }
+    ReadValue(items);
+  }
+  void SendAck(const std::string&, const std::string&, const std::vector<Got>&) override {
+    closing_ = true;
+  }
+  void RecvAck() override {
+    ReadValue(&stash_);
+    stashed_ = true;
+  }
+  // `q+sub` is created on first reference at the queue's end (SEMANTICS.md): a peek makes it.
+  void CreateSubscription(const std::string& queue, const std::string& subscription) override {
+    if (subscription.empty()) return;
+    out_ += "get " + queue + "+" + subscription + "/peek\r\n";
+    std::vector<Got> ignored;
+    ReadValue(&ignored);
+  }
+  void Flush() override {
+    WriteAll(reinterpret_cast<const uint8_t*>(out_.data()), out_.size());
+    out_.clear();
+  }
+  bool Poll(Clock::time_point deadline) override {
+    return std::memchr(buf_.data() + start_, '\n', end_ - start_) != nullptr ||
+           PollReadable(fd_, deadline);
+  }
+  // `queue`'s log bytes, from the `queue_<queue>_logsize` line of `stats`.
+  int64_t LogBytes(const std::string& queue) {
+    out_ += "stats\r\n";
+    std::string want = "STAT queue_" + queue + "_logsize ";
+    int64_t bytes = 0;
+    for (std::string line = ReadLine(); line != "END"; line = ReadLine()) {
+      if (line.starts_with(want)) bytes = std::atoll(line.c_str() + want.size());
+      if (!line.starts_with("STAT ")) throw std::runtime_error("memcache stats: " + line);
+    }
+    return bytes;
+  }
+
+ private:
+  // The next reply line without its CRLF, writing pending requests first if none is buffered.
+  std::string ReadLine() {
+    if (std::memchr(buf_.data() + start_, '\n', end_ - start_) == nullptr) Flush();
+    const char* lf;
+    while ((lf = static_cast<const char*>(
+                std::memchr(buf_.data() + start_, '\n', end_ - start_))) == nullptr) {
+      Fill();
+    }
+    size_t len = static_cast<size_t>(lf - (buf_.data() + start_));
+    std::string line(buf_.data() + start_, len > 0 && lf[-1] == '\r' ? len - 1 : len);
+    start_ += len + 1;
+    return line;
+  }
+  // A get's reply: END (no item), or `VALUE <key> <flags> <bytes>`, the data, END.
+  void ReadValue(std::vector<Got>* items) {
+    items->clear();
+    std::string line = ReadLine();
+    if (line == "END") return;
+    size_t last = line.rfind(' ');
+    if (!line.starts_with("VALUE ") || last == std::string::npos) {
+      throw std::runtime_error("memcache get: " + line);
+    }
+    size_t bytes = std::strtoull(line.c_str() + last + 1, nullptr, 10);
+    while (end_ - start_ < bytes + 2) Fill(bytes + 2);
+    items->resize(1);
+    (*items)[0].put_ns = PutTime(buf_.data() + start_, bytes);
+    start_ += bytes + 2;
+    line = ReadLine();
+    if (line != "END") throw std::runtime_error("memcache get: " + line + " after the data");
+  }
+
+  std::string out_;
+  std::deque<int> pending_puts_;
+  bool closing_ = false;  // the next get closes the item the last one opened
+  std::vector<Got> stash_;
+  bool stashed_ = false;
 };
 
 // ---- redis ----
@@ -486,6 +631,7 @@ class RedisConn : public QueueConn {
 
 std::unique_ptr<QueueConn> Connect(const Flags& f) {
   if (f.backend == "redis") return std::make_unique<RedisConn>(f.server);
+  if (f.protocol == "memcache") return std::make_unique<MemcacheConn>(f.server);
   return std::make_unique<SakerConn>(f.server);
 }
 
@@ -572,6 +718,7 @@ void Worker(const Flags& f, const std::string& subscription, const std::atomic<b
   while (true) {
     conn->RecvGet(&got);
     if (stop) break;
+    rec.delivered += static_cast<int64_t>(got.size());
     if (!got.empty()) conn->SendAck(f.queue, subscription, got);
     conn->SendGet(f.queue, subscription, f.get_batch, 100);
     if (got.empty()) continue;
@@ -681,8 +828,9 @@ int64_t DirBytes(const std::string& dir, bool skip_logs) {
 int64_t DiskBytes(const Flags& f) {
   if (f.data_dir.empty()) return -1;
   if (f.backend == "redis") return DirBytes(f.data_dir, false);
-  SakerConn conn(f.server);
-  return conn.QueueInfo(f.queue).log_bytes + DirBytes(f.data_dir, true);
+  int64_t log_bytes = f.protocol == "memcache" ? MemcacheConn(f.server).LogBytes(f.queue)
+                                               : SakerConn(f.server).QueueInfo(f.queue).log_bytes;
+  return log_bytes + DirBytes(f.data_dir, true);
 }
 
 std::string Rate(const char* what, int64_t total, int64_t* last) {
@@ -809,7 +957,7 @@ void RunW4(const Flags& f, JsonLine* json) {
   std::atomic<int64_t> fill_requested{0};
   PutPlan fill;
   fill.window = f.window;
-  fill.batch = f.backend == "redis" ? 1 : f.fill_batch;
+  fill.batch = f.backend == "saker" && f.protocol == "thrift" ? f.fill_batch : 1;
   fill.record_latency = false;
   fill.next_queue = [&](std::string* q) {
     *q = f.queue;
@@ -829,7 +977,9 @@ void RunW4(const Flags& f, JsonLine* json) {
   int64_t backlog = filled.done;
 
   // Drain: workers take the backlog while producers keep putting at `rate`, until the workers
-  // have acked everything put (caught up) or max_drain_seconds pass.
+  // have acked everything put (caught up) or max_drain_seconds pass. Over memcache a worker's
+  // ack is answered with its next item, so each worker holds one item unacked while producers
+  // go on: there caught up means every item put was delivered.
   Recorder produced, drained;
   std::atomic<bool> stop{false};
   PutPlan plan = PlanForQueue(f);
@@ -851,7 +1001,8 @@ void RunW4(const Flags& f, JsonLine* json) {
              std::to_string(backlog + produced.done - drained.done);
     });
     while (Clock::now() < deadline) {
-      if (drained.done >= backlog + produced.done) {
+      int64_t taken = f.protocol == "memcache" ? drained.delivered.load() : drained.done.load();
+      if (taken >= backlog + produced.done) {
         caught_up = true;
         break;
       }
@@ -923,7 +1074,13 @@ int main(int argc, char** argv) {
   app.add_option("--backend", f.backend)
       ->check(CLI::IsMember({"saker", "redis"}))
       ->capture_default_str();
-  app.add_option("-s,--server", f.server, "host:port (sakerd thrift, or redis)")
+  app.add_option("--protocol", f.protocol,
+                 "saker: thrift (native API) or memcache (W1-W4: Kestrel's get q/open, then "
+                 "get q/close/open, one item per round trip; workers default to 64)")
+      ->check(CLI::IsMember({"thrift", "memcache"}))
+      ->capture_default_str();
+  app.add_option("-s,--server", f.server,
+                 "host:port (sakerd thrift or memcache port as --protocol says, or redis)")
       ->capture_default_str();
   app.add_option("--queue", f.queue,
                  "queue / stream name, W5: name prefix (default: a fresh one per run)");
@@ -943,8 +1100,9 @@ int main(int argc, char** argv) {
   app.add_option("--put-batch", f.put_batch,
                  "W3: items per put request (Redis: that many XADDs; default 16)");
   app.add_option("--backlog", f.backlog, "W4: items put before the drain")->capture_default_str();
-  app.add_option("--fill-batch", f.fill_batch,
-                 "W4: items per put request while filling (saker; Redis: one per XADD)")
+  app.add_option(
+         "--fill-batch", f.fill_batch,
+         "W4: items per put request while filling (thrift; memcache, Redis: one per set, XADD)")
       ->capture_default_str();
   app.add_option("--max-drain-seconds", f.max_drain_seconds, "W4: give up draining after this")
       ->capture_default_str();
@@ -958,6 +1116,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (f.workload == "w4" && app.count("--rate") == 0) f.rate = 10'000;
   if (f.workload == "w3" && app.count("--put-batch") == 0) f.put_batch = 16;
+  if (f.protocol == "memcache") {
+    if (f.backend != "saker" || f.workload == "w5") {
+      std::fprintf(stderr, "saker-bench: --protocol memcache is for --backend saker, W1-W4\n");
+      return 2;
+    }
+    f.get_batch = 1;
+    if (app.count("--workers") == 0) f.workers = 64;
+  }
   if (f.queue.empty()) {
     f.queue = "bench-" + f.workload + "-" + std::to_string(getpid()) + "-" +
               std::to_string(NowNs() % 1000000);
@@ -966,6 +1132,7 @@ int main(int argc, char** argv) {
   JsonLine json;
   json.Add("bench", f.workload)
       .Add("backend", f.backend)
+      .Add("protocol", f.backend == "redis" ? std::string("resp") : f.protocol)
       .Add("size", f.size)
       .Add("window", f.window);
   try {

@@ -1,5 +1,6 @@
-// saker-bench against a real sakerd (W1-W5) and a real redis-server (the redis backend): short
-// runs with small sizes, each printing one JSON line whose fields are checked.
+// saker-bench against a real sakerd (W1-W5 over Thrift, W2-W4 over memcache) and a real
+// redis-server (the redis backend): short runs with small sizes, each printing one JSON line
+// whose fields are checked; the memcache runs also check the server's own counts afterwards.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -81,6 +82,24 @@ class BenchTest : public ::testing::Test {
     return "--server-pid " + std::to_string(server_->pid()) + " --data-dir " + dir_.Join("data");
   }
 
+  std::string MemcacheAddress() const {
+    return "127.0.0.1:" + std::to_string(server_->port("memcache"));
+  }
+  // `field` of `queue` in memcache `stats` (STAT queue_<queue>_<field> N); -1 if absent.
+  int64_t QueueStat(const std::string& queue, const std::string& field) const {
+    RawClient c(server_->port("memcache"));
+    if (!c.Send("stats\r\n")) return -1;
+    std::string out = c.ReadUntil("END\r\n");
+    std::string key = "STAT queue_" + queue + "_" + field + " ";
+    size_t at = out.find(key);
+    return at == std::string::npos ? -1 : std::atoll(out.c_str() + at + key.size());
+  }
+  // Waits until the leases of the bench's closed connections are given back.
+  bool NoOpenReads(const std::string& queue) const {
+    return WaitFor([&] { return QueueStat(queue, "open_transactions") == 0; },
+                   std::chrono::seconds(10));
+  }
+
   TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
   std::string address_;
@@ -144,6 +163,66 @@ TEST_F(BenchTest, W5PutsToManyQueues) {
   EXPECT_EQ(f["queues"], "40") << out;
   EXPECT_EQ(f["items"], "80") << out;
   EXPECT_GT(Number(f, "server_rss_bytes"), 0) << out;
+}
+
+// Kestrel's worker loop: every delivered item was closed by the worker's next get.
+TEST_F(BenchTest, W2OverMemcacheAcksWhatItDelivers) {
+  int code = -1;
+  std::string out = RunBench(MemcacheAddress(),
+                             "--protocol memcache --queue mcw2 --workload w2 -p 1 --workers 4 "
+                             "--window 4 --seconds 0.5",
+                             &code);
+  EXPECT_EQ(code, 0);
+  ExpectOneLine(out, "w2", "saker");
+  auto f = Fields(out);
+  EXPECT_EQ(f["protocol"], "memcache") << out;
+  EXPECT_EQ(f["workers"], "4") << out;
+  EXPECT_EQ(f["get_batch"], "1") << out;
+  EXPECT_GT(Number(f, "acked"), 0) << out;
+  EXPECT_GT(Number(f, "e2e_p99_us"), 0) << out;
+  ASSERT_TRUE(NoOpenReads("mcw2"));
+  // Each worker leaves at most the one item it held unacked when the run stopped.
+  EXPECT_GE(QueueStat("mcw2", "transactions"), Number(f, "acked")) << out;
+}
+
+TEST_F(BenchTest, W3OverMemcacheReadsEverySubscription) {
+  int code = -1;
+  std::string out = RunBench(MemcacheAddress(),
+                             "--protocol memcache --queue mcw3 --workload w3 -k 2 --window 4 "
+                             "--put-batch 4 --seconds 0.5 " +
+                                 Flags(),
+                             &code);
+  EXPECT_EQ(code, 0);
+  ExpectOneLine(out, "w3", "saker");
+  auto f = Fields(out);
+  EXPECT_EQ(f["protocol"], "memcache") << out;
+  EXPECT_GT(Number(f, "put_items"), 0) << out;
+  EXPECT_GT(Number(f, "delivered"), 0) << out;
+  EXPECT_GE(Number(f, "disk_bytes_per_item"), 256) << out;
+  // The subscriptions were made and read over memcache as q+s1, q+s2.
+  EXPECT_GT(QueueStat("mcw3+s1", "transactions"), 0) << out;
+  EXPECT_GT(QueueStat("mcw3+s2", "transactions"), 0) << out;
+}
+
+TEST_F(BenchTest, W4OverMemcacheDrainsTheBacklog) {
+  int code = -1;
+  std::string out = RunBench(MemcacheAddress(),
+                             "--protocol memcache --queue mcw4 --workload w4 --backlog 2000 -c 2 "
+                             "--window 4 -p 1 --workers 4 --rate 1000 --max-drain-seconds 20 " +
+                                 Flags(),
+                             &code);
+  EXPECT_EQ(code, 0);
+  ExpectOneLine(out, "w4", "saker");
+  auto f = Fields(out);
+  EXPECT_EQ(f["protocol"], "memcache") << out;
+  EXPECT_EQ(f["backlog"], "2000") << out;
+  EXPECT_EQ(f["drained"], "true") << out;
+  // Each worker may still hold the one item its last get opened.
+  EXPECT_GE(Number(f, "acked"), 2000 + Number(f, "produced") - 4) << out;
+  EXPECT_GT(Number(f, "server_peak_rss_bytes"), 0) << out;
+  ASSERT_TRUE(NoOpenReads("mcw4"));
+  // Left over: puts in flight when the run stopped (window 4) and items the 4 workers held.
+  EXPECT_LE(QueueStat("mcw4", "items"), 8) << out;
 }
 
 bool OnPath(const std::string& name) {
