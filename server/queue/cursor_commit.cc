@@ -111,13 +111,13 @@ void Engine::FlushCursors() {
         builder.Finish(q->epoch, q->cursor_log_end, storage::kBatchFlagCursor);
     q->cursor_log_end = batch->end_offset();
     replicator_->OnAppend(q->id, batch);
-    storage_->Append(q->cursor_log, batch,
-                     [this, alive = alive_, id, generation, end = batch->end_offset(),
-                      ops](Status st) {
-                       if (!*alive) return;
-                       OnCursorsDurable(id, generation, end, ops, std::move(st));
-                       Drain();
-                     });
+    storage_->Append(
+        q->cursor_log, batch,
+        [this, alive = alive_, id, generation, end = batch->end_offset(), ops](Status st) {
+          if (!*alive) return;
+          OnCursorsDurable(id, generation, end, ops, std::move(st));
+          Drain();
+        });
   }
   cursor_dirty_ = std::move(keep);
 }

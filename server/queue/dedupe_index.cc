@@ -26,8 +26,7 @@ void DedupeIndex::Add(const std::string& key, uint64_t offset, int64_t timestamp
   if (order_.empty() || order_.back().first <= timestamp_ms) {
     order_.emplace_back(timestamp_ms, key);
   } else {
-    order_.insert(std::upper_bound(order_.begin(), order_.end(),
-                                   std::make_pair(timestamp_ms, key)),
+    order_.insert(std::upper_bound(order_.begin(), order_.end(), std::make_pair(timestamp_ms, key)),
                   std::make_pair(timestamp_ms, key));
   }
 }

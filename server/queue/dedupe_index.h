@@ -40,7 +40,7 @@ class DedupeIndex {
 
  private:
   std::unordered_map<std::string, std::pair<uint64_t, int64_t>> keys_;  // key -> offset, ts
-  std::deque<std::pair<int64_t, std::string>> order_;                  // ts, key: put order
+  std::deque<std::pair<int64_t, std::string>> order_;                   // ts, key: put order
   std::vector<storage::DedupeRecord> durable_;
   uint64_t through_ = 0;
 };

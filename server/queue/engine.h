@@ -61,7 +61,8 @@ class Engine final : public CommitSink {
 
   // put_path.cc
   void Put(std::string_view name, std::vector<PutItem> items, PutDone done);
-  void AppendBatch(std::string_view name, storage::BatchPtr batch, std::function<void(Status)> done);
+  void AppendBatch(std::string_view name, storage::BatchPtr batch,
+                   std::function<void(Status)> done);
   void Truncate(std::string_view name, uint64_t offset, std::function<void(Status)> done);
   void Commit(uint64_t queue_id, uint64_t commit_end) override;  // CommitSink
 
@@ -231,12 +232,12 @@ class Engine final : public CommitSink {
   };
   std::unordered_map<GetHandle, WaiterRef> waiters_;
   Deadlines deadlines_;
-  std::vector<uint64_t> creating_;     // queue ids whose rows and logs are to be created
-  std::vector<uint64_t> dirty_;        // queue ids with records to write
-  std::vector<uint64_t> cursor_dirty_;  // queue ids with cursor changes to write
+  std::vector<uint64_t> creating_;        // queue ids whose rows and logs are to be created
+  std::vector<uint64_t> dirty_;           // queue ids with records to write
+  std::vector<uint64_t> cursor_dirty_;    // queue ids with cursor changes to write
   std::vector<uint64_t> checkpoint_due_;  // queue ids with durable state to checkpoint
-  std::vector<uint64_t> changed_;      // queue ids whose cursors the current call changed
-  storage::MetaBatch pending_meta_;    // settings and queue deletions for the next checkpoint
+  std::vector<uint64_t> changed_;         // queue ids whose cursors the current call changed
+  storage::MetaBatch pending_meta_;       // settings and queue deletions for the next checkpoint
   std::vector<DoomedLog> remove_dirs_;
   bool commit_in_flight_ = false;
   bool commit_again_ = false;

@@ -1,4 +1,4 @@
-// Queue and subscription name rules (DESIGN.md Queue semantics) and status names.
+// Queue and subscription name rules (docs/SEMANTICS.md) and status names.
 #include "server/queue/queue_manager.h"
 
 namespace saker::queue {

@@ -339,9 +339,9 @@ void Engine::AppendBatch(std::string_view name, storage::BatchPtr batch,
     return fail(Status::Busy("queue " + q->name + " has local puts not yet written"));
   }
   if (batch->base_offset() != q->next_offset) {
-    return fail(Status::InvalidArgument(
-        "batch at offset " + std::to_string(batch->base_offset()) + " does not start at the end " +
-        std::to_string(q->next_offset) + " of queue " + q->name));
+    return fail(Status::InvalidArgument("batch at offset " + std::to_string(batch->base_offset()) +
+                                        " does not start at the end " +
+                                        std::to_string(q->next_offset) + " of queue " + q->name));
   }
   q->epoch = std::max(q->epoch, batch->epoch());
   q->next_offset = batch->end_offset();

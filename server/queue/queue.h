@@ -1,4 +1,4 @@
-// The engine's in-memory model of one queue and its subscriptions (DESIGN.md Words). A Queue owns
+// The engine's in-memory model of one queue and its subscriptions (docs/SEMANTICS.md). A Queue owns
 // its log, its two ends (durable_end: fsynced here; commit_end: deliverable and acknowledged), the
 // records not yet handed to storage, its pending puts, its idempotency keys and its
 // subscriptions; a Subscription owns its Cursor, the offsets it has leased and its blocked gets.
@@ -38,7 +38,7 @@ struct Waiter {
   GetHandle handle = 0;
   GetOptions options;
   GetDone done;
-  int64_t deadline_ms = 0;    // monotonic; INT64_MAX = forever
+  int64_t deadline_ms = 0;     // monotonic; INT64_MAX = forever
   std::vector<uint64_t> held;  // lease ids, in delivery order
   // Enough items to answer: max_items, or any for a get that does not fill.
   bool Complete() const {
@@ -114,11 +114,11 @@ struct Queue {
   uint64_t cursor_generation = 0;
   uint64_t cursor_written_generation = 0;  // covered by what was handed to storage
   uint64_t cursor_durable_generation = 0;
-  bool cursor_dirty = false;     // on the engine's list of queues with changes to write
-  bool checkpoint_due = false;   // on the engine's list of queues to checkpoint to meta.db
-  uint64_t cursor_log_end = 1;   // next offset of the cursor log
+  bool cursor_dirty = false;    // on the engine's list of queues with changes to write
+  bool checkpoint_due = false;  // on the engine's list of queues to checkpoint to meta.db
+  uint64_t cursor_log_end = 1;  // next offset of the cursor log
   uint64_t cursor_durable_end = 1;
-  std::deque<DurableWait> durable_waits;  // ascending generation
+  std::deque<DurableWait> durable_waits;          // ascending generation
   std::vector<storage::CursorOp> checkpoint_ops;  // durable ops not yet in meta.db
 };
 

@@ -1,5 +1,5 @@
-// QueueConfig and EngineConfig: plain structs with the defaults of DESIGN.md. The TOML parser
-// (server/config.{h,cc}) fills them; the queue engine only reads them. No globals.
+// QueueConfig and EngineConfig: plain structs with the defaults of docs/SEMANTICS.md. The TOML
+// parser (server/config.{h,cc}) fills them; the queue engine only reads them. No globals.
 #pragma once
 
 #include <cstdint>
@@ -74,7 +74,8 @@ struct EngineConfig {
   uint64_t direct_io_min_bytes = 16 << 10;
   // Batches read back from the logs for lagging subscriptions, across every queue.
   uint64_t cold_cache_bytes = 64ull << 20;
-  // Cursor changes are committed to meta.db at most this often.
+  // A meta.db checkpoint of the cursor logs is committed at most this often (acks are durable
+  // in the cursor log before; the checkpoint bounds what a restart replays).
   int64_t commit_interval_ms = 5;
   // Resolution of lease, waiter and redelivery deadlines.
   int64_t tick_ms = 10;

@@ -3,7 +3,7 @@
 // a subscription is a cursor over it (ack floor + acked offsets above it + delivery counts), so
 // fan-out never copies items. See docs/SEMANTICS.md for the rules users see.
 //
-// Threads: every method is loop thread only (STYLE.md), except Open(). Callbacks run on the loop
+// Threads: every method is loop thread only, except Open(). Callbacks run on the loop
 // thread, never inline unless said. Disk work goes to the StorageThread (writes, meta.db) and to
 // cold reads off the loop thread.
 //
@@ -204,7 +204,8 @@ class QueueManager {
   // `durable` (optional) runs on the loop thread once the changes are durable at their
   // queues' sync level (sync = always: fsynced in the cursor log), with IOError if a queue went
   // fail-stop first; at once (from the same call's completions) when nothing changed. A reply
-  // that tells a client "done" goes out from `durable` (DESIGN.md: an answered ack is final).
+  // that tells a client "done" goes out from `durable` (docs/SEMANTICS.md: an answered ack is
+  // final).
   size_t Ack(std::span<const uint64_t> lease_ids, DurableDone durable = nullptr);
   // Makes the items deliverable again after `delay_ms` (< 0: the queue's redelivery delay).
   size_t Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms = -1,
@@ -283,7 +284,7 @@ class QueueManager {
   std::unique_ptr<Engine> engine_;
 };
 
-// Splits "queue+sub" into its parts and validates both (DESIGN.md name rules).
+// Splits "queue+sub" into its parts and validates both (docs/SEMANTICS.md name rules).
 struct QueueName {
   std::string_view queue;
   std::string_view subscription;  // "" = default

@@ -26,8 +26,8 @@ constexpr size_t kRecoveryThreads = 7;
 
 // Opens every log of a restart. One after another, 100,000 logs are 100,000 directory listings
 // and tail reads in a row (seconds, and tens of seconds with a cold page cache); a few threads
-// overlap them, so restart to ready stays short (DESIGN.md W5). Log::Open touches no shared
-// state but the thread-safe FdCache.
+// overlap them, so restart to ready stays short (docs/BENCHMARKS.md W5). Log::Open touches no
+// shared state but the thread-safe FdCache.
 std::vector<Result<std::unique_ptr<storage::Log>>> OpenLogsInParallel(
     const std::vector<std::pair<std::string, storage::LogOptions>>& logs) {
   std::vector<Result<std::unique_ptr<storage::Log>>> out;
@@ -195,9 +195,9 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
     if (st.ok()) {
       auto identity = storage::ReadQueueIdentity(q->dir);
       if (identity.ok() && q->incarnation != 0 && identity->incarnation != q->incarnation) {
-        st = Status::Corruption(
-            "folder " + q->dir + " holds incarnation " + std::to_string(identity->incarnation) +
-            " but meta.db has " + std::to_string(q->incarnation) + " for queue " + q->name);
+        st = Status::Corruption("folder " + q->dir + " holds incarnation " +
+                                std::to_string(identity->incarnation) + " but meta.db has " +
+                                std::to_string(q->incarnation) + " for queue " + q->name);
       } else if (identity.ok() || identity.status().IsNotFound()) {
         if (q->incarnation == 0) {
           q->incarnation = identity.ok() ? identity->incarnation : storage::NewIncarnation();

@@ -1,5 +1,5 @@
 // Replicator: the seam that decides a queue's commit_end, the end below which items may be
-// delivered and puts acknowledged (DESIGN.md "Two ends per queue"). The engine tells it what it
+// delivered and puts acknowledged (docs/SEMANTICS.md). The engine tells it what it
 // appends and what became durable on this node; the replicator answers through the engine's
 // CommitSink. The single-node LocalReplicator commits whatever is durable here; the replicated
 // log (a later issue) commits what a quorum of replicas has made durable, streaming the same

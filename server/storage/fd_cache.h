@@ -1,5 +1,5 @@
 // FdCache: a bounded, server-wide LRU of open segment file descriptors, so an idle log holds
-// none and 100,000 logs fit in one process (DESIGN.md Storage). Thread-safe.
+// none and 100,000 logs fit in one process (docs/SEMANTICS.md). Thread-safe.
 #pragma once
 
 #include <cstddef>

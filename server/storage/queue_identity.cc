@@ -4,13 +4,12 @@
 #include "server/storage/queue_identity.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <random>
-
-#include <fmt/format.h>
 
 namespace saker::storage {
 namespace {

@@ -266,7 +266,7 @@ void StorageThread::Commit(std::vector<Op>& ops) {
 
   uint64_t syncs = 0;
   uint64_t sync_ns = 0;
-  // Many queues written or created at once cost one flush a round (DESIGN.md W5), not one
+  // Many queues written or created at once cost one flush a round (docs/BENCHMARKS.md W5), not one
   // or three per queue.
   if (syncfs_min_logs_ > 0 && synced.size() >= syncfs_min_logs_) {
     std::vector<Log*> logs;

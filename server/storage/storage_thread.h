@@ -1,9 +1,11 @@
-// StorageThread: the one thread that writes segments and meta.db (DESIGN.md Threads). Group
-// commit: everything handed over during one loop iteration reaches it as one hand-off (from a
-// before-sleep hook), becomes one write per log and one fdatasync per log whose sync policy is
-// `always`, and the completions go back to the loop thread as one Post, in hand-off order. A
-// second thread, the allocator, keeps each written log's tail zero-filled ahead
-// (Log::Preallocate) so those fdatasyncs write data only.
+// StorageThread: the thread that writes the logs — every queue's item log and cursor log
+// (FORMAT.md). Group commit: everything handed over during one loop iteration reaches it as one
+// hand-off (from a before-sleep hook), becomes one write per log and one fdatasync per log whose
+// sync policy is `always`, and the completions go back to the loop thread as one Post, in
+// hand-off order. A second thread, the allocator, keeps each written log's tail zero-filled
+// ahead (Log::Preallocate) so those fdatasyncs write data only. The queue engine runs a second
+// StorageThread, Run() only, as its meta thread: meta.db checkpoints and new queues' folders,
+// so an SQLite fsync never delays the logs' appends.
 #pragma once
 
 #include <chrono>
@@ -63,8 +65,8 @@ class StorageThread {
   void Append(std::shared_ptr<Log> log, BatchPtr batch, Done done);
 
   // Runs `work` on the storage thread after every append queued before it has been written
-  // (not necessarily synced), then `done` with its Status on the loop thread. For meta.db
-  // commits, truncation, retention.
+  // (not necessarily synced), then `done` with its Status on the loop thread. For truncation
+  // and retention (and, on the meta thread, meta.db commits).
   void Run(std::function<Status()> work, Done done);
 
   // Counters; any thread.

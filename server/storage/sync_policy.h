@@ -1,4 +1,4 @@
-// SyncPolicy: when appended batches become durable (DESIGN.md Storage):
+// SyncPolicy: when appended batches become durable (docs/SEMANTICS.md):
 //   always       fdatasync before an append is reported done (the default)
 //   interval:MS  reported done once written; fdatasync at most MS later
 //   never        reported done once written; the OS decides when it reaches the disk

@@ -25,9 +25,9 @@ TEST(QueueIdentityTest, WrittenIdentityReadsBack) {
 TEST(QueueIdentityTest, MissingIsNotFoundAndGarbageIsCorruption) {
   test::TempDir dir;
   EXPECT_TRUE(ReadQueueIdentity(dir.path()).status().IsNotFound());
-  for (const char* text : {"", "name=q\n", "incarnation=0000000000000001\n",
-                           "name=q\nincarnation=12\n", "name=q\nincarnation=zz00000000000001\n",
-                           "name=q\nincarnation=0000000000000000\n"}) {
+  for (const char* text :
+       {"", "name=q\n", "incarnation=0000000000000001\n", "name=q\nincarnation=12\n",
+        "name=q\nincarnation=zz00000000000001\n", "name=q\nincarnation=0000000000000000\n"}) {
     std::ofstream(dir.Join("QUEUE"), std::ios::trunc) << text;
     EXPECT_TRUE(ReadQueueIdentity(dir.path()).status().IsCorruption()) << text;
   }
