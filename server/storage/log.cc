@@ -863,6 +863,8 @@ Status Log::Truncate(uint64_t offset) {
     removed.assign(segments_.begin() + static_cast<long>(k) + 1, segments_.end());
     segments_.resize(k + 1);
   }
+  // Readers learn of the cut before any byte goes away: a Read that overlaps it is redone.
+  truncations_.fetch_add(1, std::memory_order_acq_rel);
   for (const auto& r : removed) SAKER_RETURN_IF_ERROR(RemoveSegmentFiles(*r));
   // Shrink what readers may read before the bytes go away.
   seg.size.store(cut, std::memory_order_release);
@@ -956,7 +958,18 @@ Status Log::UnlinkInOrder(const std::vector<std::string>& files) {
   return first;
 }
 
+// A seqlock read: the bytes of a batch cut while it was read may already be the next append's,
+// so a read that saw truncations() change is redone rather than returned.
 Result<std::vector<BatchPtr>> Log::Read(uint64_t offset, size_t max_bytes) const {
+  while (true) {
+    const uint64_t before = truncations();
+    auto out = ReadOnce(offset, max_bytes);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (truncations() == before) return out;
+  }
+}
+
+Result<std::vector<BatchPtr>> Log::ReadOnce(uint64_t offset, size_t max_bytes) const {
   std::vector<BatchPtr> out;
   uint64_t next = next_offset();
   if (offset < first_offset()) {

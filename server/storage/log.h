@@ -111,7 +111,8 @@ class Log {
   Status Preallocate();
 
   // Replication: cuts the log back so next_offset() == offset (offset must be in
-  // [first_offset, next_offset] and a batch boundary, else InvalidArgument), durably.
+  // [first_offset, next_offset] and a batch boundary, else InvalidArgument), durably. A cut
+  // that removes anything bumps truncations() before any byte goes away.
   Status Truncate(uint64_t offset);
   // Unlinks `files` (DeleteBelow's `doomed`) in order, then fsyncs their directories; any
   // thread. The first failure is returned (the rest are still tried).
@@ -130,7 +131,15 @@ class Log {
   // Whole batches covering `offset` onward, in order, up to about `max_bytes` (always at
   // least one batch when offset < next_offset). The first batch may start before `offset`.
   // NotFound if offset < first_offset(); an empty vector if offset >= next_offset().
+  // A Read that overlaps a Truncate is redone, so what it returns was current at some moment
+  // after any Truncate that finished before it returned. A Truncate that starts after it
+  // returns may cut what it returned: a caller that holds batches across a truncate (the
+  // queue engine, the ReaderPool's read-ahead) notes truncations() before reading and
+  // discards the result if it changed.
   Result<std::vector<BatchPtr>> Read(uint64_t offset, size_t max_bytes) const;
+
+  // How many Truncates have cut something since Open; any thread.
+  uint64_t truncations() const { return truncations_.load(std::memory_order_acquire); }
 
   // Snapshot of the counters; safe from any thread.
   LogStats stats() const;
@@ -177,6 +186,7 @@ class Log {
   Status RecoverTail();
   Status LoadIndex(Segment& seg) const;
   void WriteIndex(Segment& seg);
+  Result<std::vector<BatchPtr>> ReadOnce(uint64_t offset, size_t max_bytes) const;
   Status ReadFromSegment(Segment& seg, uint64_t limit, uint64_t offset, size_t max_bytes,
                          size_t* collected, std::vector<BatchPtr>* out) const;
   // Calls fn(position, header) for each batch header of `seg` from `position` to `limit`.
@@ -213,6 +223,7 @@ class Log {
   std::atomic<uint64_t> last_epoch_{0};
   std::atomic<uint64_t> direct_writes_{0};
   std::atomic<bool> readers_behind_{false};
+  std::atomic<uint64_t> truncations_{0};
   mutable std::mutex mu_;  // guards segments_ (readers vs. roll / delete / truncate)
   std::vector<std::shared_ptr<Segment>> segments_;
   // Writer thread only.

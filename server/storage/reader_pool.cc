@@ -60,6 +60,8 @@ void ReaderPool::Main() {
 
 Result<std::vector<BatchPtr>> ReaderPool::Serve(const Request& r) {
   const Log* key = r.log.get();
+  // Taken before the buffer is looked at and before the read that may refill it.
+  const uint64_t truncations = key->truncations();
   if (r.offset < r.log->first_offset()) return r.log->Read(r.offset, r.max_bytes);
   std::vector<BatchPtr> out;
   size_t bytes = 0;
@@ -68,13 +70,12 @@ Result<std::vector<BatchPtr>> ReaderPool::Serve(const Request& r) {
     auto it = ahead_.find(key);
     if (it != ahead_.end()) {
       auto& ahead = it->second.batches;
-      // Batches are immutable, but a Truncate may have replaced them: only trust the buffer
-      // below the log's current end.
-      uint64_t next = r.log->next_offset();
+      // Batches are immutable, but a Truncate may have cut them and appends may have put
+      // other bytes at their offsets: only a buffer read since the last Truncate is current.
       auto first = std::find_if(ahead.begin(), ahead.end(),
                                 [&](const BatchPtr& b) { return b->end_offset() > r.offset; });
-      if (it->second.log.lock() == r.log && first != ahead.end() &&
-          (*first)->base_offset() <= r.offset && ahead.back()->end_offset() <= next) {
+      if (it->second.log.lock() == r.log && it->second.truncations == truncations &&
+          first != ahead.end() && (*first)->base_offset() <= r.offset) {
         auto b = first;
         for (; b != ahead.end() && (out.empty() || bytes < r.max_bytes); ++b) {
           bytes += (*b)->size_bytes();
@@ -98,7 +99,7 @@ Result<std::vector<BatchPtr>> ReaderPool::Serve(const Request& r) {
   if (b != read->end()) {
     std::lock_guard<std::mutex> lock(mu_);
     if (ahead_.size() >= kMaxAheadLogs && !ahead_.contains(key)) ahead_.erase(ahead_.begin());
-    ahead_[key] = Ahead{r.log, std::vector<BatchPtr>(b, read->end())};
+    ahead_[key] = Ahead{r.log, truncations, std::vector<BatchPtr>(b, read->end())};
   }
   return out;
 }

@@ -37,7 +37,10 @@ class ReaderPool {
   // Reads `log` from `offset` like Log::Read(offset, max_bytes) on a reader thread; `done`
   // runs on the loop thread with the batches (the first may start before `offset`; empty at
   // or past the log's end), NotFound below the log's first offset, or Corruption / IOError
-  // naming file and position. Requests are served in order per pool, by any thread.
+  // naming file and position. Requests are served in order per pool, by any thread. The
+  // read-ahead buffer never outlives a Truncate of the log, but a Truncate that runs after
+  // the read (before `done`) may cut what `done` gets: the caller discards reads it asked
+  // for before it truncated the log (Log::truncations()).
   void Read(std::shared_ptr<Log> log, uint64_t offset, size_t max_bytes, ReadDone done);
 
   // Stops taking work, finishes what is queued (posting its completions) and joins.
@@ -63,9 +66,11 @@ class ReaderPool {
   std::deque<Request> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
   // Per log: batches read ahead of the last request, contiguous. Guarded by mu_. The weak
-  // pointer tells a log from a later one at the same address.
+  // pointer tells a log from a later one at the same address; `truncations` is the log's
+  // Log::truncations() before they were read, so a buffer read before a Truncate is dropped.
   struct Ahead {
     std::weak_ptr<Log> log;
+    uint64_t truncations = 0;
     std::vector<BatchPtr> batches;
   };
   std::unordered_map<const Log*, Ahead> ahead_;

@@ -269,6 +269,37 @@ TEST_F(ReaderPoolTest, ReadAheadIsDroppedAfterTruncate) {
   EXPECT_EQ(r->back()->Record(15).payload, test::MakePayload(15, 10));
 }
 
+// The cut offsets are written again, past the end of the read-ahead: the buffer's offsets are
+// all below the log's end, yet its bytes are gone.
+TEST_F(ReaderPoolTest, ReadAheadNeverServesBytesCutByTruncate) {
+  size_t batch_bytes = MakeBatch(1)->size_bytes();
+  ASSERT_TRUE(ReadSync(1, 10 * batch_bytes).ok());  // 11..20 read ahead
+  const uint64_t before = log_->truncations();
+  ASSERT_TRUE(log_->Truncate(15).ok());
+  EXPECT_EQ(log_->truncations(), before + 1);
+  for (uint64_t o = 15; o <= 120; o++) ASSERT_TRUE(log_->Append(*MakeBatch(o, 1, 10)).ok());
+  uint64_t offset = 11;
+  while (offset <= 120) {
+    auto r = ReadSync(offset, 10 * batch_bytes);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_FALSE(r->empty());
+    for (const auto& b : *r) {
+      EXPECT_EQ(b->Record(offset).payload, test::MakePayload(offset, offset < 15 ? 64 : 10))
+          << offset;
+      offset++;
+    }
+  }
+}
+
+TEST_F(ReaderPoolTest, TruncateToTheEndCutsNothingAndKeepsTheReadAhead) {
+  size_t batch_bytes = MakeBatch(1)->size_bytes();
+  ASSERT_TRUE(ReadSync(1, 10 * batch_bytes).ok());
+  ASSERT_TRUE(log_->Truncate(log_->next_offset()).ok());
+  EXPECT_EQ(log_->truncations(), 0u);
+  ASSERT_TRUE(ReadSync(11, 10 * batch_bytes).ok());
+  EXPECT_EQ(pool_.readahead_hits(), 1u);
+}
+
 TEST_F(ReaderPoolTest, BelowFirstOffsetIsNotFound) {
   EXPECT_TRUE(ReadSync(0, 100).status().IsNotFound());
 }
@@ -323,6 +354,37 @@ TEST_F(TailCacheTest, TruncateAndGapsDropBatches) {
   cache.Drop(a_);
   EXPECT_EQ(cache.size_bytes(), 0u);
   EXPECT_EQ(cache.first_cached_offset(a_), 0u);
+}
+
+// The engine's order after a truncate: Log::Truncate, TailCache::Truncate, then the new
+// batches go to both. Neither serves a cut byte.
+TEST_F(TailCacheTest, TruncateThenAppendServesOnlyTheNewBytes) {
+  test::TempDir dir;
+  auto log = std::shared_ptr<Log>(Log::Open(dir.path(), LogOptions()).value());
+  TailCache cache(100 * batch_bytes_);
+  for (uint64_t o = 1; o <= 10; o++) {
+    BatchPtr b = MakeBatch(o);
+    ASSERT_TRUE(log->Append(*b).ok());
+    cache.Add(log.get(), b);
+  }
+  ASSERT_EQ(cache.Read(log.get(), 4, 100 * batch_bytes_).size(), 7u);
+  ASSERT_TRUE(log->Truncate(4).ok());
+  cache.Truncate(log.get(), 4);
+  EXPECT_TRUE(cache.Read(log.get(), 4, 100).empty());
+  for (uint64_t o = 4; o <= 12; o++) {
+    BatchPtr b = MakeBatch(o, 1, 10);
+    ASSERT_TRUE(log->Append(*b).ok());
+    cache.Add(log.get(), b);
+  }
+  auto cached = cache.Read(log.get(), 1, 100 * batch_bytes_);
+  auto read = log->Read(1, 100 * batch_bytes_);
+  ASSERT_TRUE(read.ok());
+  for (const auto* got : {&cached, &*read}) {
+    ASSERT_EQ(got->size(), 12u);
+    for (uint64_t o = 1; o <= 12; o++) {
+      EXPECT_EQ((*got)[o - 1]->Record(o).payload, test::MakePayload(o, o < 4 ? 64 : 10)) << o;
+    }
+  }
 }
 
 TEST_F(TailCacheTest, EvictionAfterTruncateKeepsAccounting) {
