@@ -1,7 +1,8 @@
 // saker-dump: prints and verifies one queue folder's segments offline (cf. redis-check-aof):
-// every batch with its offsets, size, epoch and CRC status, and the checks recovery makes
-// (FORMAT.md). Exit status: 0 clean, 1 corruption, 2 usage or I/O error, 3 only a torn tail
-// of the last segment (which opening the log cuts).
+// its QUEUE identity file, every batch with its offsets, size, epoch and CRC status, the
+// checks recovery makes, and the ops of a cursor log's records (FORMAT.md; run it on
+// `<queue dir>/cursors` for the cursor log). Exit status: 0 clean, 1 corruption, 2 usage or I/O
+// error, 3 only a torn tail of the last segment (which opening the log cuts).
 #include <dirent.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 
 #include "server/common/coding.h"
 #include "server/storage/batch.h"
+#include "server/storage/cursor_op.h"
+#include "server/storage/queue_identity.h"
 
 namespace saker::storage {
 namespace {
@@ -27,6 +30,26 @@ bool ReadFile(const std::string& path, std::string* out) {
 
 bool AllZero(const std::string& s, size_t from) {
   return std::all_of(s.begin() + static_cast<long>(from), s.end(), [](char c) { return c == 0; });
+}
+
+// Decodes every record of a cursor-log batch; prints each op unless `quiet` and every bad one.
+// Returns the number of bad records.
+int PrintCursorOps(const Batch& batch, bool quiet) {
+  int bad = 0;
+  for (const RecordView& r : batch.records()) {
+    auto op = DecodeCursorOp(r.payload);
+    if (!op.ok()) {
+      std::printf("    offset %" PRIu64 ": BAD cursor op: %s\n", r.offset,
+                  op.status().ToString().c_str());
+      bad++;
+    } else if (!quiet) {
+      std::printf("    offset %" PRIu64 ": cursor op type=%u sub=\"%s\" offset=%" PRIu64
+                  " count=%u\n",
+                  r.offset, static_cast<unsigned>(op->type), op->subscription.c_str(), op->offset,
+                  op->count);
+    }
+  }
+  return bad;
 }
 
 int Main(int argc, char** argv) {
@@ -68,6 +91,15 @@ int Main(int argc, char** argv) {
   std::printf("queue folder %s: %zu segments\n", dir.c_str(), segments.size());
 
   int corrupt = 0;
+  if (auto id = ReadQueueIdentity(dir); id.ok()) {
+    std::printf("identity: name=%s incarnation=%016" PRIx64 "\n", id->name.c_str(),
+                id->incarnation);
+  } else if (id.status().IsNotFound()) {
+    std::printf("identity: no %s file\n", kQueueIdentityFile);
+  } else {
+    std::printf("identity: %s\n", id.status().ToString().c_str());
+    corrupt++;
+  }
   bool torn = false;
   uint64_t expected = segments.empty() ? 0 : segments.front().first;
   uint64_t items = 0;
@@ -147,6 +179,8 @@ int Main(int argc, char** argv) {
         }
       } else if (!in_order) {
         corrupt++;
+      } else if ((*batch)->flags() & kBatchFlagCursor) {
+        corrupt += PrintCursorOps(**batch, quiet);
       }
       expected = h->base_offset + h->count;
       if (ok) items += h->count;
