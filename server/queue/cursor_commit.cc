@@ -5,17 +5,11 @@
 // the meta thread, with the cursor-log offset they reach, so recovery replays only what follows.
 #include <algorithm>
 
-#include "server/common/logging.h"
 #include "server/queue/engine.h"
 #include "server/storage/cursor_op.h"
 
 namespace saker::queue {
 namespace {
-
-spdlog::logger& Logger() {
-  static auto& log = logging::Get("queue");
-  return log;
-}
 
 constexpr int64_t kDedupeForgetEveryMs = 60'000;
 
@@ -201,7 +195,7 @@ void Engine::Checkpoint(std::function<void(Status)> done) {
                         // The checkpoint's state is not in meta.db, and the cursor logs it
                         // would free are kept: the queues stop rather than run on unknown
                         // metadata.
-                        Logger().error("meta.db checkpoint failed: {}", st.ToString());
+                        EngineLog().error("meta.db checkpoint failed: {}", st.ToString());
                         for (uint64_t id : ids) {
                           if (Queue* q = FindQueue(id)) FailQueue(q, st);
                         }

@@ -3,16 +3,10 @@
 #include <climits>
 
 #include "server/common/check.h"
-#include "server/common/logging.h"
 #include "server/queue/engine.h"
 
 namespace saker::queue {
 namespace {
-
-spdlog::logger& Logger() {
-  static auto& log = logging::Get("queue");
-  return log;
-}
 
 constexpr int64_t kForever = INT64_MAX;
 
@@ -60,7 +54,7 @@ void Engine::OnLoaded(uint64_t queue_id, uint64_t truncations,
     }
     Touch(q);
   } else if (!st.ok()) {
-    Logger().error("[queue={}] cold read failed: {}", q->name, st.ToString());
+    EngineLog().error("[queue={}] cold read failed: {}", q->name, st.ToString());
   }
   // The first batch is the one a get waits for; read-ahead only while the budget allows.
   for (size_t i = 0; i < batches.size(); i++) {

@@ -31,6 +31,7 @@
 
 #include "server/common/clock.h"
 #include "server/common/event_loop.h"
+#include "server/common/logging.h"
 #include "server/queue/cold_cache.h"
 #include "server/queue/deadlines.h"
 #include "server/queue/lease_table.h"
@@ -48,6 +49,9 @@ namespace saker::queue {
 // A queue's cursor log lives in this folder of the queue's folder (FORMAT.md "Cursor log").
 inline constexpr char kCursorDir[] = "cursors";
 inline constexpr uint64_t kCursorSegmentBytes = 4 << 20;
+
+// The engine's logger ("queue").
+spdlog::logger& EngineLog();
 
 class Engine final : public CommitSink {
  public:

@@ -4,21 +4,11 @@
 #include <algorithm>
 
 #include "server/common/check.h"
-#include "server/common/logging.h"
 #include "server/queue/engine.h"
 #include "server/storage/cursor_op.h"
 #include "server/storage/queue_identity.h"
 
 namespace saker::queue {
-namespace {
-
-spdlog::logger& Logger() {
-  static auto& log = logging::Get("queue");
-  return log;
-}
-
-}  // namespace
-
 storage::LogOptions Engine::LogOptionsFor(const Queue* q) const {
   storage::LogOptions o;
   o.segment_bytes = q->config.segment_bytes;
@@ -302,7 +292,7 @@ void Engine::Commit(uint64_t queue_id, uint64_t commit_end) {
 }
 
 void Engine::FailQueue(Queue* q, const Status& st) {
-  if (!q->failed) Logger().error("[queue={}] stopped: {}", q->name, st.ToString());
+  if (!q->failed) EngineLog().error("[queue={}] stopped: {}", q->name, st.ToString());
   q->failed = true;
   q->builder = storage::BatchBuilder();
   q->builder_bytes = 0;

@@ -11,6 +11,11 @@
 
 namespace saker::queue {
 
+spdlog::logger& EngineLog() {
+  static auto& log = logging::Get("queue");
+  return log;
+}
+
 Engine::Engine(EngineConfig config, EventLoop* loop, storage::StorageThread* storage,
                const Clock* clock, std::shared_ptr<storage::MetaStore> meta,
                std::unique_ptr<Replicator> replicator)
@@ -76,8 +81,8 @@ Result<std::unique_ptr<QueueManager>> QueueManager::Open(EngineConfig config, Ev
       std::move(config), loop, storage, clock,
       std::shared_ptr<storage::MetaStore>(std::move(meta).value()), std::move(replicator));
   SAKER_RETURN_IF_ERROR(engine->Recover(std::move(snap).value()));
-  logging::Get("queue").info("recovered {} queues in {} ms (meta.db {} ms)", queues,
-                             (MonotonicMicros() - start_us) / 1000, (loaded_us - start_us) / 1000);
+  EngineLog().info("recovered {} queues in {} ms (meta.db {} ms)", queues,
+                   (MonotonicMicros() - start_us) / 1000, (loaded_us - start_us) / 1000);
   engine->Start();
   return std::unique_ptr<QueueManager>(new QueueManager(std::move(engine)));
 }

@@ -8,18 +8,12 @@
 #include <set>
 #include <thread>
 
-#include "server/common/logging.h"
 #include "server/queue/engine.h"
 #include "server/storage/cursor_op.h"
 #include "server/storage/queue_identity.h"
 
 namespace saker::queue {
 namespace {
-
-spdlog::logger& Logger() {
-  static auto& log = logging::Get("queue");
-  return log;
-}
 
 // Threads that open logs on restart besides the calling one (OpenLogsInParallel).
 constexpr size_t kRecoveryThreads = 7;
@@ -152,7 +146,7 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
     uint64_t id = std::stoull(fname);
     next_queue_id_ = std::max(next_queue_id_, id + 1);
     if (known.count(id) == 0) {
-      Logger().warn("[queue id={}] removing folder of a deleted queue", id);
+      EngineLog().warn("[queue id={}] removing folder of a deleted queue", id);
       fs::remove_all(entry.path(), ec);
     }
   }
@@ -219,7 +213,8 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
       if (st.ok()) boot.cursor_log_through.emplace_back(q->id, q->cursor_log->next_offset());
     }
     if (!st.ok()) {
-      Logger().error("[queue={}] cannot be recovered, queue stopped: {}", q->name, st.ToString());
+      EngineLog().error("[queue={}] cannot be recovered, queue stopped: {}", q->name,
+                        st.ToString());
       q->failed = true;
       q->log.reset();
       q->cursor_log.reset();

@@ -3,19 +3,9 @@
 // the logs), their files unlinked on the meta thread (a 64 MiB unlink held every append ~17 ms).
 #include <filesystem>
 
-#include "server/common/logging.h"
 #include "server/queue/engine.h"
 
 namespace saker::queue {
-namespace {
-
-spdlog::logger& Logger() {
-  static auto& log = logging::Get("queue");
-  return log;
-}
-
-}  // namespace
-
 uint64_t Engine::RetentionFloor(const Queue* q, int64_t wall) const {
   uint64_t floor = MinFloor(q);
   if (q->config.retain_age_ms > 0) {
@@ -54,7 +44,7 @@ void Engine::RemoveCommitted(std::vector<Retained> retention,
       [this, alive = alive_, retention, dirs, doomed,
        waiters = std::move(waiters)](Status st) mutable {
         if (!*alive) return;
-        if (!st.ok()) Logger().error("retention failed: {}", st.ToString());
+        if (!st.ok()) EngineLog().error("retention failed: {}", st.ToString());
         // Only the cut logs moved their first offset: no walk over every queue.
         for (const Retained& r : retention) {
           Queue* q = FindQueue(r.queue_id);
@@ -71,7 +61,8 @@ void Engine::RemoveCommitted(std::vector<Retained> retention,
             },
             [this, alive = alive_, st, waiters = std::move(waiters)](Status removed) mutable {
               if (!*alive) return;
-              if (!removed.ok()) Logger().error("removing segment files: {}", removed.ToString());
+              if (!removed.ok())
+                EngineLog().error("removing segment files: {}", removed.ToString());
               for (auto& w : waiters) Complete([w = std::move(w), st] { w(st); });
               Drain();
             });

@@ -2,20 +2,10 @@
 // of subscriptions, flush, flush_expired, queue deletion, config and status.
 #include <algorithm>
 
-#include "server/common/logging.h"
 #include "server/queue/engine.h"
 #include "server/storage/queue_identity.h"
 
 namespace saker::queue {
-namespace {
-
-spdlog::logger& Logger() {
-  static auto& log = logging::Get("queue");
-  return log;
-}
-
-}  // namespace
-
 std::string FullName(std::string_view queue, std::string_view sub) {
   std::string s(queue);
   if (!sub.empty()) s.append("+").append(sub);
@@ -79,8 +69,8 @@ Result<Queue*> Engine::GetOrCreateQueue(std::string_view name) {
   // The default cursor's create goes into the queue row's transaction (OpenLogs), not the log.
   AddSubscription(raw, "", 1, false);
   creating_.push_back(raw->id);
-  Logger().info("[queue={}] created (id {}, incarnation {:016x})", raw->name, raw->id,
-                raw->incarnation);
+  EngineLog().info("[queue={}] created (id {}, incarnation {:016x})", raw->name, raw->id,
+                   raw->incarnation);
   return raw;
 }
 
@@ -274,7 +264,7 @@ Status Engine::RemoveQueue(Queue* q) {
   if (q->log) tail_.Drop(q->log.get());
   pending_meta_.delete_queues.push_back(q->id);
   remove_dirs_.push_back({std::move(q->log), std::move(q->cursor_log), q->dir});
-  Logger().info("[queue={}] deleted (id {})", q->name, q->id);
+  EngineLog().info("[queue={}] deleted (id {})", q->name, q->id);
   const std::string name = q->name;
   queues_by_id_.erase(q->id);
   queues_.erase(name);
