@@ -1,9 +1,9 @@
 // StorageThread: group commit. The loop thread collects appends in pending_; the before-sleep
 // hook moves them under the mutex (a swap) to queued_; the thread takes everything queued,
 // writes each log's batches with one AppendAll (one pwritev), fdatasyncs each `always` log
-// once (or, when a round has many, syncs their filesystem once: SyncFilesystems), and posts the
-// round's ops back to the loop with one Post, which runs their completions and frees their batches
-// there (where they were allocated).
+// once, side by side (SyncPool), or, when a round has many, syncs their filesystem once
+// (SyncFilesystems), and posts the round's ops back to the loop with one Post, which runs their
+// completions and frees their batches there (where they were allocated).
 #include "server/storage/storage_thread.h"
 
 #include <fcntl.h>
@@ -286,15 +286,32 @@ void StorageThread::Commit(std::vector<Op>& ops) {
                                          std::chrono::steady_clock::now() - start)
                                          .count());
   }
-  for (auto& [log, status] : synced) {
+  if (!synced.empty()) {
+    // The rest side by side: one device flush for all of them, not one after the other.
+    std::vector<std::pair<Log*, Status*>> each;
+    each.reserve(synced.size());
+    for (auto& [log, status] : synced) each.emplace_back(log, &status);
+    if (sync_pool_ == nullptr && each.size() > 1) {
+      sync_pool_ = std::make_unique<SyncPool>(syncfs_min_logs_ > 1 ? syncfs_min_logs_ - 2
+                                                                   : kSyncHelpersWithoutSyncfs);
+    }
     auto start = std::chrono::steady_clock::now();
-    // Nothing is reported durable before this returns OK.
-    status = log->Sync();
+    auto sync_one = [&](size_t i) {
+      // Nothing is reported durable before this returns OK.
+      *each[i].second = each[i].first->Sync();
+    };
+    if (sync_pool_ != nullptr) {
+      sync_pool_->Run(each.size(), sync_one);
+    } else {
+      sync_one(0);
+    }
     sync_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - start)
                                          .count());
-    syncs++;
-    if (!status.ok()) any_failed = true;
+    syncs += each.size();
+    for (const auto& e : each) {
+      if (!e.second->ok()) any_failed = true;
+    }
   }
   if (any_failed) {
     for (auto& g : groups) {

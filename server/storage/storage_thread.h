@@ -1,11 +1,11 @@
 // StorageThread: the thread that writes the logs — every queue's item log and cursor log
 // (FORMAT.md). Group commit: everything handed over during one loop iteration reaches it as one
 // hand-off (from a before-sleep hook), becomes one write per log and one fdatasync per log whose
-// sync policy is `always`, and the completions go back to the loop thread as one Post, in
-// hand-off order. A second thread, the allocator, keeps each written log's tail zero-filled
-// ahead (Log::Preallocate) so those fdatasyncs write data only. The queue engine runs a second
-// StorageThread, Run() only, as its meta thread: meta.db checkpoints and new queues' folders,
-// so an SQLite fsync never delays the logs' appends.
+// sync policy is `always` (issued side by side), and the completions go back to the loop thread as
+// one Post, in hand-off order. A second thread, the allocator, keeps each written log's tail
+// zero-filled ahead (Log::Preallocate) so those fdatasyncs write data only. The queue engine runs a
+// second StorageThread, Run() only, as its meta thread: meta.db checkpoints and new queues'
+// folders, so an SQLite fsync never delays the logs' appends.
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,7 @@
 #include "server/common/status.h"
 #include "server/storage/batch.h"
 #include "server/storage/log.h"
+#include "server/storage/sync_pool.h"
 
 namespace saker::storage {
 
@@ -47,6 +48,9 @@ class StorageThread {
   explicit StorageThread(EventLoop* loop, size_t syncfs_min_logs = kDefaultSyncfsLogs);
 
   static constexpr size_t kDefaultSyncfsLogs = 4;
+  // Fewer `always` logs than that in a round are fdatasynced side by side, on up to
+  // syncfs_min_logs - 1 threads (this many more when syncfs is off).
+  static constexpr size_t kSyncHelpersWithoutSyncfs = 3;
   ~StorageThread();  // Stop()
   StorageThread(const StorageThread&) = delete;
   StorageThread& operator=(const StorageThread&) = delete;
@@ -115,6 +119,8 @@ class StorageThread {
   // queue's log is not kept.
   std::unordered_map<const Log*, Unsynced> interval_unsynced_;
   std::unordered_map<const Log*, std::weak_ptr<Log>> never_unsynced_;
+  // Storage thread only: made at the first round with two `always` logs to sync.
+  std::unique_ptr<SyncPool> sync_pool_;
   // The allocator thread and its queue of logs whose tails want zero-filling.
   std::thread allocator_;
   std::mutex alloc_mu_;
