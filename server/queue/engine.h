@@ -106,6 +106,7 @@ class Engine final : public CommitSink {
   Result<uint64_t> FlushAllExpired();
   Status DeleteQueue(std::string_view name, DurableDone durable);
   std::vector<std::string> ListQueues() const;
+  uint64_t queue_creates() const { return queue_creates_; }
   Status SetQueueConfig(std::string_view name, const QueueConfig& config);
   ServerStatus status() const { return status_; }
   void SetStatus(ServerStatus status);
@@ -274,6 +275,7 @@ class Engine final : public CommitSink {
   int64_t last_forget_ms_ = 0;
 
   uint64_t next_queue_id_ = 1;
+  uint64_t queue_creates_ = 0;  // since the server started
   uint64_t next_sub_uid_ = 1;
   GetHandle next_handle_ = 1;
   ServerStatus status_ = ServerStatus::kUp;

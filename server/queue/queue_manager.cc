@@ -201,6 +201,7 @@ Status QueueManager::DeleteQueue(std::string_view queue, DurableDone durable) {
   return st;
 }
 std::vector<std::string> QueueManager::ListQueues() const { return engine_->ListQueues(); }
+uint64_t QueueManager::queue_creates() const { return engine_->queue_creates(); }
 Result<QueueStats> QueueManager::GetQueueStats(std::string_view queue) {
   return engine_->GetQueueStats(queue);
 }

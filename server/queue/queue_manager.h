@@ -126,6 +126,7 @@ struct SubscriptionStats {
   uint64_t expired = 0;
   uint64_t dropped = 0;
   uint64_t dead_lettered = 0;
+  uint64_t flushes = 0;  // flush / flush_all of this subscription (Kestrel's total_flushes)
 };
 
 struct QueueStats {
@@ -247,6 +248,8 @@ class QueueManager {
   Status DeleteQueue(std::string_view queue, DurableDone durable = nullptr);
 
   std::vector<std::string> ListQueues() const;
+  // Queues created since the server started (Kestrel's queue_creates).
+  uint64_t queue_creates() const;
   // Stats of one queue (created if missing, as Kestrel's peek). NotFound never; InvalidArgument.
   Result<QueueStats> GetQueueStats(std::string_view queue);
   std::vector<QueueStats> AllStats() const;

@@ -105,6 +105,7 @@ Result<Queue*> Engine::GetOrCreateQueue(std::string_view name) {
   // The default cursor's create goes into the queue row's transaction (OpenLogs), not the log.
   AddSubscription(raw, "", 1, false);
   creating_.push_back(raw->id);
+  queue_creates_++;
   EngineLog().info("[queue={}] created (id {}, incarnation {:016x})", raw->name, raw->id,
                    raw->incarnation);
   return raw;
@@ -260,6 +261,7 @@ Status Engine::FlushSub(Subscription* s) {
   Queue* q = s->queue;
   DropLeases(s, 0, UINT64_MAX);
   s->counters.acked += s->cursor.AckBelow(q->next_offset);
+  s->counters.flushes++;
   Touch(q);
   return Status::OK();
 }
