@@ -116,6 +116,11 @@ Status Replay(const storage::Log& log, uint64_t queue_id, uint64_t from, size_t 
   return Status::OK();
 }
 
+// A queue folder is named by the queue's numeric id.
+bool IsQueueFolderName(const std::string& name) {
+  return !name.empty() && name.size() <= 19 && std::all_of(name.begin(), name.end(), ::isdigit);
+}
+
 // Moves `path` (if it exists) aside to `path`.corrupt-<unix time>, `suffix` after that (for
 // SQLite's -wal and -shm files).
 Status SetAside(const std::string& path, const std::string& suffix, int64_t unix_s,
@@ -130,6 +135,17 @@ Status SetAside(const std::string& path, const std::string& suffix, int64_t unix
   return Status::OK();
 }
 
+// Opens and loads meta.db at `path` (after PRAGMA integrity_check if `check`).
+Result<Engine::OpenedMeta> LoadMeta(const std::string& path, bool check, std::string rebuilt) {
+  auto store = storage::MetaStore::Open(path);
+  if (!store.ok()) return store.status();
+  if (check) SAKER_RETURN_IF_ERROR((*store)->CheckIntegrity());
+  auto snap = (*store)->Load();
+  if (!snap.ok()) return snap.status();
+  return Engine::OpenedMeta{std::shared_ptr<storage::MetaStore>(std::move(store).value()),
+                            std::move(snap).value(), std::move(rebuilt)};
+}
+
 }  // namespace
 
 Result<Engine::OpenedMeta> Engine::OpenMeta(const std::string& data_dir, int64_t wall_ms) {
@@ -138,23 +154,17 @@ Result<Engine::OpenedMeta> Engine::OpenMeta(const std::string& data_dir, int64_t
   std::error_code ec;
   Status bad;
   if (!fs::exists(path, ec)) {
+    // No meta.db and no queue folder is a new data dir, not a loss.
+    bool folders = false;
+    for (const auto& entry : fs::directory_iterator(data_dir, ec)) {
+      folders |= entry.is_directory() && IsQueueFolderName(entry.path().filename().string());
+    }
+    if (!folders) return LoadMeta(path, false, "");
     bad = Status::NotFound("meta.db is missing");
   } else {
-    auto store = storage::MetaStore::Open(path);
-    if (store.ok()) {
-      Status st = (*store)->CheckIntegrity();
-      if (st.ok()) {
-        auto snap = (*store)->Load();
-        if (snap.ok()) {
-          return OpenedMeta{std::shared_ptr<storage::MetaStore>(std::move(store).value()),
-                            std::move(snap).value(), ""};
-        }
-        st = snap.status();
-      }
-      bad = st;
-    } else {
-      bad = store.status();
-    }
+    auto opened = LoadMeta(path, true, "");
+    if (opened.ok()) return opened;
+    bad = opened.status();
     // A schema of a newer sakerd, or an I/O error (permissions, a failing disk), is not a
     // damaged file: rebuilding would throw away what a later start could still read.
     if (!bad.IsCorruption()) return bad;
@@ -166,14 +176,9 @@ Result<Engine::OpenedMeta> Engine::OpenMeta(const std::string& data_dir, int64_t
   for (const char* suffix : {"", "-wal", "-shm"}) {
     SAKER_RETURN_IF_ERROR(SetAside(path, suffix, unix_s, &moved_to));
   }
-  auto store = storage::MetaStore::Open(path);
-  if (!store.ok()) return store.status();
-  auto snap = (*store)->Load();
-  if (!snap.ok()) return snap.status();
   std::string reason(bad.message());
   if (!moved_to.empty()) reason += "; the damaged file is kept as " + moved_to;
-  return OpenedMeta{std::shared_ptr<storage::MetaStore>(std::move(store).value()),
-                    std::move(snap).value(), std::move(reason)};
+  return LoadMeta(path, false, std::move(reason));
 }
 
 Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
@@ -206,10 +211,7 @@ Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(config_.data_dir, ec)) {
     const std::string fname = entry.path().filename().string();
-    if (!entry.is_directory() || fname.empty() || fname.size() > 19 ||
-        !std::all_of(fname.begin(), fname.end(), ::isdigit)) {
-      continue;
-    }
+    if (!entry.is_directory() || !IsQueueFolderName(fname)) continue;
     uint64_t id = std::stoull(fname);
     next_queue_id_ = std::max(next_queue_id_, id + 1);
     if (known.count(id) > 0) continue;

@@ -130,6 +130,25 @@ TEST_F(MetaRebuildTest, AnsweredDeleteStaysDeletedAfterACrash) {
   EXPECT_EQ(h_->ListQueues(), (Strings{"other"}));
 }
 
+TEST_F(MetaRebuildTest, ADeleteWhoseCommitFailsAnswersAnErrorAndKeepsTheQueue) {
+  Fill();
+  const uint64_t id = h_->GetQueueStats("q")->id;
+  // Another connection holds meta.db's write lock: the deletion's commit fails (busy).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Meta().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::optional<Status> deleted;
+  ASSERT_TRUE(h_->DeleteQueue("q", [&](Status s) { deleted = s; }).ok());
+  h_.RunUntil([&] { return deleted.has_value(); });
+  EXPECT_TRUE(deleted.value_or(Status::OK()).IsIOError());
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  EXPECT_TRUE(fs::exists(dir_.Join(std::to_string(id))));
+  EXPECT_EQ(h_->GetQueueStats("q")->id, id);
+  h_.Restart();
+  ExpectNothingLost();
+}
+
 TEST_F(MetaRebuildTest, QueueFileFollowsSubscriptionsAndConfig) {
   Fill();
   const std::string folder = dir_.Join(std::to_string(h_->GetQueueStats("q")->id));
