@@ -187,6 +187,9 @@ Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
   if (auto it = snap.settings.find("boots"); it != snap.settings.end()) {
     boots = std::stoull(it->second);
   }
+  // A rebuilt meta.db lost the count: the wall clock's seconds make it unlikely that this boot's
+  // lease ids are those of a boot before the loss, which clients may still hold.
+  if (!rebuilt.empty()) boots = static_cast<uint64_t>(Wall() / 1000);
   boots++;
   leases_.SetPrefix(config_.node_id, boots);
   if (auto it = snap.settings.find("status"); it != snap.settings.end()) {
