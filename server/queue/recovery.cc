@@ -221,16 +221,24 @@ Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
     if (snap.deleted_queues.count(id) > 0) {
       EngineLog().info("[queue id={}] finishing the removal of a deleted queue's folder", id);
       fs::remove_all(entry.path(), ec);
-      if (ec) return Status::IOError("remove " + entry.path().string() + ": " + ec.message());
+      // Kept with its deletion record, the next start tries again.
+      if (ec) EngineLog().warn("[queue id={}] removing the folder: {}", id, ec.message());
       continue;
     }
     auto identity = storage::ReadQueueIdentity(entry.path().string());
-    if (!identity.ok() || names.count(identity->name) > 0) {
+    std::string refused;
+    if (!identity.ok()) {
+      refused = identity.status().ToString();
+    } else if (!IsValidName(identity->name)) {
+      refused = "its QUEUE file names no valid queue";
+    } else if (names.count(identity->name) > 0) {
+      refused = "queue " + identity->name + " exists";
+    }
+    if (!refused.empty()) {
       EngineLog().error(
           "[queue id={}] folder {} is not in meta.db and cannot be adopted ({}): "
           "kept, not served (saker-dump shows it)",
-          id, entry.path().string(),
-          identity.ok() ? "queue " + identity->name + " exists" : identity.status().ToString());
+          id, entry.path().string(), refused);
       continue;
     }
     storage::QueueRecord row{id, identity->name,
