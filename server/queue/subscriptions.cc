@@ -396,6 +396,8 @@ void Engine::FinishDelete(uint64_t queue_id, Status st) {
     // again.
     q->cursor_dirty = false;
     Touch(q);
+    // Deleted while its logs were being opened: they were let go, so they are opened again.
+    if (!q->log && !q->failed) creating_.push_back(q->id);
     if (!q->checkpoint_ops.empty()) {
       q->checkpoint_due = true;
       if (std::find(checkpoint_due_.begin(), checkpoint_due_.end(), q->id) ==
