@@ -169,6 +169,7 @@ Status Server::Reload() {
 
 admin::Snapshot Server::Snapshot() {
   admin::Snapshot s;
+  counters_.queue_creates = engine_->queue_creates();
   s.counters = &counters_;
   s.queues = engine_->AllStats();
   s.storage = storage_->stats();

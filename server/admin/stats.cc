@@ -36,7 +36,7 @@ std::vector<std::pair<std::string, uint64_t>> QueueFields(const queue::QueueStat
           {"open_transactions", sub.leased},
           {"transactions", sub.delivered},
           {"canceled_transactions", sub.aborted},
-          {"total_flushes", 0},
+          {"total_flushes", sub.flushes},
           {"journal_rewrites", 0},
           {"journal_rotations", 0}};
 }

@@ -131,10 +131,18 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       return;
     }
     case Command::kDelete: {
-      Status s = engine->DeleteQueue(req.queue);
-      if (s.IsUnavailable()) return ServerError(conn, s.message());  // READONLY, QUIESCENT
-      if (s.ok()) counters->queue_deletes++;
-      return Immediate(conn, [](std::string* out) { memcache::AppendDeleted(out); });
+      // DELETED goes out once meta.db holds the deletion.
+      DurableReply reply(conn, DurableError);
+      Status s = engine->DeleteQueue(req.queue, reply.Durable());
+      if (s.IsUnavailable()) {  // READONLY, QUIESCENT
+        std::string out;
+        memcache::AppendServerError(&out, s.message());
+        return reply.SendNow(std::move(out), true);
+      }
+      std::string out = Encoded(memcache::AppendDeleted);
+      if (!s.ok()) return reply.SendNow(std::move(out));
+      counters->queue_deletes++;
+      return reply.Set(std::move(out));
     }
     case Command::kFlush:
     case Command::kFlushAll: {

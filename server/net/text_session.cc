@@ -163,10 +163,15 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
       return reply.Set(std::move(out));
     }
     case Command::kDelete: {
-      Status s = engine->DeleteQueue(req.queue);
-      if (s.ok()) ctx->counters()->queue_deletes++;
-      s.ok() ? text::AppendCount(&out, 0) : text::AppendError(&out, s.message());
-      return Send(conn, out);
+      DurableReply reply(conn, DurableError);
+      Status s = engine->DeleteQueue(req.queue, reply.Durable());
+      if (!s.ok()) {
+        text::AppendError(&out, s.message());
+        return reply.SendNow(std::move(out));
+      }
+      ctx->counters()->queue_deletes++;
+      text::AppendCount(&out, 0);
+      return reply.Set(std::move(out));
     }
     case Command::kStatus:
       if (!req.status) {

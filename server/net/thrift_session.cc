@@ -344,8 +344,11 @@ queue::DurableDone Service::FlushDone(const std::function<void()>& cob) {
 }
 
 void Service::delete_queue(std::function<void()> cob, const std::string& queue_name) {
-  Status s = engine()->DeleteQueue(queue_name);
-  if (s.ok()) counters()->queue_deletes++;
+  Status s = engine()->DeleteQueue(queue_name, FlushDone(cob));
+  if (s.ok()) {
+    counters()->queue_deletes++;
+    return;  // answered once meta.db holds the deletion
+  }
   cob();
 }
 

@@ -186,33 +186,41 @@ void Engine::Checkpoint(std::function<void(Status)> done) {
   remove_dirs_.clear();
   last_commit_ms_ = now;
   commit_in_flight_ = true;
-  meta_thread_->Run([meta = meta_, batch]() -> Status { return meta->Commit(*batch); },
-                    [this, alive = alive_, retention = std::move(retention), dirs,
-                     ids = std::move(ids), waiters = std::move(waiters)](Status st) mutable {
-                      if (!*alive) return;
-                      commit_in_flight_ = false;
-                      if (!st.ok()) {
-                        // The checkpoint's state is not in meta.db, and the cursor logs it
-                        // would free are kept: the queues stop rather than run on unknown
-                        // metadata.
-                        EngineLog().error("meta.db checkpoint failed: {}", st.ToString());
-                        for (uint64_t id : ids) {
-                          if (Queue* q = FindQueue(id)) FailQueue(q, st);
-                        }
-                      }
-                      // Segments go only after the floors that free them are committed; a caller
-                      // waiting for this checkpoint also waits for that.
-                      if (st.ok() && (!retention.empty() || !dirs->empty())) {
-                        RemoveCommitted(std::move(retention), dirs, std::move(waiters));
-                      } else {
-                        for (auto& w : waiters) Complete([w = std::move(w), st] { w(st); });
-                      }
-                      if (commit_again_) {
-                        commit_again_ = false;
-                        Checkpoint(nullptr);
-                      }
-                      Drain();
-                    });
+  // QUEUE files are rewritten before the commit that lets retention cut the cursor-log records
+  // they replace (a subscription's create): a rebuild of meta.db finds every subscription.
+  meta_thread_->Run(
+      [meta = meta_, batch, identities = TakeIdentityWrites()]() -> Status {
+        for (const auto& [dir, identity] : identities) {
+          SAKER_RETURN_IF_ERROR(storage::WriteQueueIdentity(dir, identity));
+        }
+        return meta->Commit(*batch);
+      },
+      [this, alive = alive_, retention = std::move(retention), dirs, ids = std::move(ids),
+       waiters = std::move(waiters)](Status st) mutable {
+        if (!*alive) return;
+        commit_in_flight_ = false;
+        if (!st.ok()) {
+          // The checkpoint's state is not in meta.db, and the cursor logs it
+          // would free are kept: the queues stop rather than run on unknown
+          // metadata.
+          EngineLog().error("meta.db checkpoint failed: {}", st.ToString());
+          for (uint64_t id : ids) {
+            if (Queue* q = FindQueue(id)) FailQueue(q, st);
+          }
+        }
+        // Segments go only after the floors that free them are committed; a caller
+        // waiting for this checkpoint also waits for that.
+        if (st.ok() && (!retention.empty() || !dirs->empty())) {
+          RemoveCommitted(std::move(retention), dirs, std::move(waiters));
+        } else {
+          for (auto& w : waiters) Complete([w = std::move(w), st] { w(st); });
+        }
+        if (commit_again_) {
+          commit_again_ = false;
+          Checkpoint(nullptr);
+        }
+        Drain();
+      });
 }
 
 void Engine::Close(std::function<void(Status)> done) {

@@ -40,6 +40,7 @@
 #include "server/queue/replicator.h"
 #include "server/storage/fd_cache.h"
 #include "server/storage/meta_store.h"
+#include "server/storage/queue_identity.h"
 #include "server/storage/reader_pool.h"
 #include "server/storage/storage_thread.h"
 #include "server/storage/tail_cache.h"
@@ -60,7 +61,16 @@ class Engine final : public CommitSink {
   ~Engine() override;
 
   // recovery.cc
-  Status Recover(storage::MetaSnapshot snap);
+  // meta.db opened and loaded; when it was missing or damaged (Corruption), a fresh one with
+  // `rebuilt` saying why (the damaged files set aside as meta.db.corrupt-<unix time>).
+  struct OpenedMeta {
+    std::shared_ptr<storage::MetaStore> store;
+    storage::MetaSnapshot snap;
+    std::string rebuilt;  // empty: meta.db was read as it is
+  };
+  static Result<OpenedMeta> OpenMeta(const std::string& data_dir, int64_t wall_ms);
+  // `rebuilt` (OpenedMeta's): every folder is adopted and one line says so.
+  Status Recover(storage::MetaSnapshot snap, const std::string& rebuilt = "");
   void Start();
 
   // put_path.cc
@@ -94,8 +104,9 @@ class Engine final : public CommitSink {
   Status FlushAll();
   Result<uint64_t> FlushExpired(std::string_view name);
   Result<uint64_t> FlushAllExpired();
-  Status DeleteQueue(std::string_view name);
+  Status DeleteQueue(std::string_view name, DurableDone durable);
   std::vector<std::string> ListQueues() const;
+  uint64_t queue_creates() const { return queue_creates_; }
   Status SetQueueConfig(std::string_view name, const QueueConfig& config);
   ServerStatus status() const { return status_; }
   void SetStatus(ServerStatus status);
@@ -140,7 +151,14 @@ class Engine final : public CommitSink {
   Result<uint64_t> StartOffset(Queue* q, StartPosition start) const;
   Status FlushSub(Subscription* s);
   uint64_t FlushExpiredSub(Subscription* s);
-  Status RemoveQueue(Queue* q);
+  // Takes `q` out of service and commits its deletion; its folder goes once that is in meta.db.
+  void RemoveQueue(Queue* q, DurableDone durable);
+  void FinishDelete(uint64_t queue_id, Status st);
+  // The QUEUE file's content for `q`, and the files due to be rewritten (subscriptions or
+  // config changed) of the queues whose folders exist, for the next checkpoint to write.
+  storage::QueueIdentity IdentityOf(const Queue* q) const;
+  void IdentityChanged(Queue* q);
+  std::vector<std::pair<std::string, storage::QueueIdentity>> TakeIdentityWrites();
   // Completes every blocked get of `s` with `st` (OK: with what each holds).
   void FinishAll(Subscription* s, const Status& st);
 
@@ -241,7 +259,14 @@ class Engine final : public CommitSink {
   std::vector<uint64_t> cursor_dirty_;    // queue ids with cursor changes to write
   std::vector<uint64_t> checkpoint_due_;  // queue ids with durable state to checkpoint
   std::vector<uint64_t> changed_;         // queue ids whose cursors the current call changed
-  storage::MetaBatch pending_meta_;       // settings and queue deletions for the next checkpoint
+  std::vector<uint64_t> identity_dirty_;  // queue ids whose QUEUE file is to be rewritten
+  // Queues out of service whose deletion is being committed, and the replies waiting for it.
+  struct Deleting {
+    std::unique_ptr<Queue> queue;
+    std::vector<DurableDone> waiters;
+  };
+  std::map<uint64_t, Deleting> deleting_;
+  storage::MetaBatch pending_meta_;  // settings and queue deletions for the next checkpoint
   std::vector<DoomedLog> remove_dirs_;
   bool commit_in_flight_ = false;
   bool commit_again_ = false;
@@ -250,6 +275,7 @@ class Engine final : public CommitSink {
   int64_t last_forget_ms_ = 0;
 
   uint64_t next_queue_id_ = 1;
+  uint64_t queue_creates_ = 0;  // since the server started
   uint64_t next_sub_uid_ = 1;
   GetHandle next_handle_ = 1;
   ServerStatus status_ = ServerStatus::kUp;

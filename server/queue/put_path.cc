@@ -55,14 +55,14 @@ void Engine::OpenLogs() {
     storage::QueueRecord row;
     row.id = q->id;
     row.name = q->name;
-    row.created_ms = Wall();
+    row.created_ms = q->created_ms;
     row.incarnation = q->incarnation;
     create.create_queues.push_back(row);
     create.cursor_ops.push_back({storage::CursorOp::Type::kCreate, q->id, "", 1, 0});
     Opening o;
     o.id = q->id;
     o.dir = q->dir;
-    o.identity = {q->name, q->incarnation};
+    o.identity = IdentityOf(q);
     o.options = LogOptionsFor(q);
     o.cursor_options = CursorLogOptionsFor(q);
     opening->push_back(std::move(o));

@@ -84,6 +84,7 @@ struct Queue {
   uint64_t incarnation = 0;
   std::string name;
   std::string dir;
+  int64_t created_ms = 0;  // wall time
   QueueConfig config;
   std::shared_ptr<storage::Log> log;
   std::shared_ptr<storage::Log> cursor_log;

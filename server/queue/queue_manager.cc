@@ -71,17 +71,13 @@ Result<std::unique_ptr<QueueManager>> QueueManager::Open(EngineConfig config, Ev
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return Status::IOError("create " + config.data_dir + ": " + ec.message());
   const int64_t start_us = MonotonicMicros();
-  auto meta = storage::MetaStore::Open(config.data_dir + "/meta.db");
+  auto meta = Engine::OpenMeta(config.data_dir, clock->NowWallMs());
   if (!meta.ok()) return meta.status();
-  auto snap = (*meta)->Load();
-  if (!snap.ok()) return snap.status();
   const int64_t loaded_us = MonotonicMicros();
-  const size_t queues = snap->queues.size();
-  auto engine = std::make_unique<Engine>(
-      std::move(config), loop, storage, clock,
-      std::shared_ptr<storage::MetaStore>(std::move(meta).value()), std::move(replicator));
-  SAKER_RETURN_IF_ERROR(engine->Recover(std::move(snap).value()));
-  EngineLog().info("recovered {} queues in {} ms (meta.db {} ms)", queues,
+  auto engine = std::make_unique<Engine>(std::move(config), loop, storage, clock, meta->store,
+                                         std::move(replicator));
+  SAKER_RETURN_IF_ERROR(engine->Recover(std::move(meta->snap), meta->rebuilt));
+  EngineLog().info("recovered {} queues in {} ms (meta.db {} ms)", engine->ListQueues().size(),
                    (MonotonicMicros() - start_us) / 1000, (loaded_us - start_us) / 1000);
   engine->Start();
   return std::unique_ptr<QueueManager>(new QueueManager(std::move(engine)));
@@ -199,12 +195,13 @@ Result<uint64_t> QueueManager::FlushAllExpired() {
   engine_->Drain();
   return r;
 }
-Status QueueManager::DeleteQueue(std::string_view queue) {
-  Status st = engine_->DeleteQueue(queue);
+Status QueueManager::DeleteQueue(std::string_view queue, DurableDone durable) {
+  Status st = engine_->DeleteQueue(queue, std::move(durable));
   engine_->Drain();
   return st;
 }
 std::vector<std::string> QueueManager::ListQueues() const { return engine_->ListQueues(); }
+uint64_t QueueManager::queue_creates() const { return engine_->queue_creates(); }
 Result<QueueStats> QueueManager::GetQueueStats(std::string_view queue) {
   return engine_->GetQueueStats(queue);
 }

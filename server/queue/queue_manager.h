@@ -126,6 +126,7 @@ struct SubscriptionStats {
   uint64_t expired = 0;
   uint64_t dropped = 0;
   uint64_t dead_lettered = 0;
+  uint64_t flushes = 0;  // flush / flush_all of this subscription (Kestrel's total_flushes)
 };
 
 struct QueueStats {
@@ -241,9 +242,14 @@ class QueueManager {
   Result<uint64_t> FlushExpired(std::string_view name);
   Result<uint64_t> FlushAllExpired();
   // Removes the queue, its subscriptions and its files. Parked gets complete with NotFound.
-  Status DeleteQueue(std::string_view queue);
+  // `durable` (optional; not run when the call returns an error) runs once meta.db holds the
+  // deletion (its files go after that), or with IOError if that commit failed: the queue is
+  // then not deleted and serves again. A reply that says "deleted" goes out from it.
+  Status DeleteQueue(std::string_view queue, DurableDone durable = nullptr);
 
   std::vector<std::string> ListQueues() const;
+  // Queues created since the server started (Kestrel's queue_creates).
+  uint64_t queue_creates() const;
   // Stats of one queue (created if missing, as Kestrel's peek). NotFound never; InvalidArgument.
   Result<QueueStats> GetQueueStats(std::string_view queue);
   std::vector<QueueStats> AllStats() const;

@@ -1,6 +1,7 @@
-// Engine: restart — meta.db's checkpoint, every queue's logs opened on several threads, each
-// queue's identity checked against its folder, the cursor logs replayed from the checkpoint, and
-// the idempotency keys rebuilt.
+// Engine: restart — meta.db's checkpoint (rebuilt from the queue folders when meta.db is missing or
+// damaged), interrupted folder removals finished and folders meta.db does not know adopted, every
+// queue's logs opened on several threads, each queue's identity checked against its folder, the
+// cursor logs replayed from the checkpoint, and the idempotency keys rebuilt.
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -115,14 +116,80 @@ Status Replay(const storage::Log& log, uint64_t queue_id, uint64_t from, size_t 
   return Status::OK();
 }
 
+// A queue folder is named by the queue's numeric id.
+bool IsQueueFolderName(const std::string& name) {
+  return !name.empty() && name.size() <= 19 && std::all_of(name.begin(), name.end(), ::isdigit);
+}
+
+// Moves `path` (if it exists) aside to `path`.corrupt-<unix time>, `suffix` after that (for
+// SQLite's -wal and -shm files).
+Status SetAside(const std::string& path, const std::string& suffix, int64_t unix_s,
+                std::string* moved_to) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path + suffix, ec)) return Status::OK();
+  const std::string to = path + ".corrupt-" + std::to_string(unix_s) + suffix;
+  fs::rename(path + suffix, to, ec);
+  if (ec) return Status::IOError("rename " + path + suffix + " to " + to + ": " + ec.message());
+  if (suffix.empty()) *moved_to = to;
+  return Status::OK();
+}
+
+// Opens and loads meta.db at `path` (after PRAGMA integrity_check if `check`).
+Result<Engine::OpenedMeta> LoadMeta(const std::string& path, bool check, std::string rebuilt) {
+  auto store = storage::MetaStore::Open(path);
+  if (!store.ok()) return store.status();
+  if (check) SAKER_RETURN_IF_ERROR((*store)->CheckIntegrity());
+  auto snap = (*store)->Load();
+  if (!snap.ok()) return snap.status();
+  return Engine::OpenedMeta{std::shared_ptr<storage::MetaStore>(std::move(store).value()),
+                            std::move(snap).value(), std::move(rebuilt)};
+}
+
 }  // namespace
 
-Status Engine::Recover(storage::MetaSnapshot snap) {
+Result<Engine::OpenedMeta> Engine::OpenMeta(const std::string& data_dir, int64_t wall_ms) {
+  namespace fs = std::filesystem;
+  const std::string path = data_dir + "/meta.db";
+  std::error_code ec;
+  Status bad;
+  if (!fs::exists(path, ec)) {
+    // No meta.db and no queue folder is a new data dir, not a loss.
+    bool folders = false;
+    for (const auto& entry : fs::directory_iterator(data_dir, ec)) {
+      folders |= entry.is_directory() && IsQueueFolderName(entry.path().filename().string());
+    }
+    if (!folders) return LoadMeta(path, false, "");
+    bad = Status::NotFound("meta.db is missing");
+  } else {
+    auto opened = LoadMeta(path, true, "");
+    if (opened.ok()) return opened;
+    bad = opened.status();
+    // A schema of a newer sakerd, or an I/O error (permissions, a failing disk), is not a
+    // damaged file: rebuilding would throw away what a later start could still read.
+    if (!bad.IsCorruption()) return bad;
+  }
+  // meta.db is gone or damaged: set whatever is left of it aside (a -wal without its database
+  // would be replayed into the fresh one) and rebuild from the queue folders (Recover).
+  std::string moved_to;
+  const int64_t unix_s = wall_ms / 1000;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    SAKER_RETURN_IF_ERROR(SetAside(path, suffix, unix_s, &moved_to));
+  }
+  std::string reason(bad.message());
+  if (!moved_to.empty()) reason += "; the damaged file is kept as " + moved_to;
+  return LoadMeta(path, false, std::move(reason));
+}
+
+Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
   namespace fs = std::filesystem;
   uint64_t boots = 0;
   if (auto it = snap.settings.find("boots"); it != snap.settings.end()) {
     boots = std::stoull(it->second);
   }
+  // A rebuilt meta.db lost the count: the wall clock's seconds make it unlikely that this boot's
+  // lease ids are those of a boot before the loss, which clients may still hold.
+  if (!rebuilt.empty()) boots = static_cast<uint64_t>(Wall() / 1000);
   boots++;
   leases_.SetPrefix(config_.node_id, boots);
   if (auto it = snap.settings.find("status"); it != snap.settings.end()) {
@@ -132,26 +199,79 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
   storage::MetaBatch boot;
   boot.settings["boots"] = std::to_string(boots);
 
-  // Folders without a queue row are queues whose deletion was committed (or whose creation
-  // never was: no put to them was acknowledged). Their ids are never reused.
+  // A folder without a queue row is either a deleted queue whose removal was interrupted (its
+  // deletion record says so: the removal is finished now), or a queue meta.db does not know
+  // (meta.db was lost or rebuilt, or the row's commit never finished): that one is adopted from
+  // its QUEUE file, never removed. Ids are never reused.
   std::set<uint64_t> known;
-  for (const auto& r : snap.queues) known.insert(r.id);
+  std::set<std::string, std::less<>> names;
+  for (const auto& r : snap.queues) {
+    known.insert(r.id);
+    names.insert(r.name);
+  }
+  const int64_t wall = Wall();
+  size_t adopted = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(config_.data_dir, ec)) {
     const std::string fname = entry.path().filename().string();
-    if (!entry.is_directory() || fname.empty() ||
-        !std::all_of(fname.begin(), fname.end(), ::isdigit)) {
-      continue;
-    }
+    if (!entry.is_directory() || !IsQueueFolderName(fname)) continue;
     uint64_t id = std::stoull(fname);
     next_queue_id_ = std::max(next_queue_id_, id + 1);
-    if (known.count(id) == 0) {
-      EngineLog().warn("[queue id={}] removing folder of a deleted queue", id);
+    if (known.count(id) > 0) continue;
+    if (snap.deleted_queues.count(id) > 0) {
+      EngineLog().info("[queue id={}] finishing the removal of a deleted queue's folder", id);
       fs::remove_all(entry.path(), ec);
+      // Kept with its deletion record, the next start tries again.
+      if (ec) EngineLog().warn("[queue id={}] removing the folder: {}", id, ec.message());
+      continue;
+    }
+    auto identity = storage::ReadQueueIdentity(entry.path().string());
+    std::string refused;
+    if (!identity.ok()) {
+      refused = identity.status().ToString();
+    } else if (!IsValidName(identity->name)) {
+      refused = "its QUEUE file names no valid queue";
+    } else if (names.count(identity->name) > 0) {
+      refused = "queue " + identity->name + " exists";
+    }
+    if (!refused.empty()) {
+      EngineLog().error(
+          "[queue id={}] folder {} is not in meta.db and cannot be adopted ({}): "
+          "kept, not served (saker-dump shows it)",
+          id, entry.path().string(), refused);
+      continue;
+    }
+    storage::QueueRecord row{id, identity->name,
+                             identity->created_ms != 0 ? identity->created_ms : wall,
+                             identity->incarnation};
+    names.insert(row.name);
+    snap.queues.push_back(row);
+    boot.create_queues.push_back(row);
+    // Every subscription starts at the log's first offset (at worst items are redelivered);
+    // the replay of the whole cursor log then moves it to where it was.
+    for (const std::string& sub : identity->subscriptions) {
+      snap.subscriptions.push_back({id, sub, 1, {}, {}, 0});
+      boot.cursor_ops.push_back({storage::CursorOp::Type::kCreate, id, sub, 1, 0});
+    }
+    snap.subscriptions.push_back({id, "", 1, {}, {}, 0});
+    boot.cursor_ops.push_back({storage::CursorOp::Type::kCreate, id, "", 1, 0});
+    adopted++;
+    if (rebuilt.empty()) {
+      EngineLog().warn("[queue={}] folder {} was not in meta.db: adopted from its QUEUE file",
+                       row.name, id);
+    }
+  }
+  // Deletion records whose folders are gone are done with.
+  for (uint64_t id : snap.deleted_queues) {
+    if (!fs::exists(config_.data_dir + "/" + std::to_string(id), ec)) {
+      boot.drop_deletions.push_back(id);
     }
   }
   if (auto it = snap.settings.find("next_queue_id"); it != snap.settings.end()) {
     next_queue_id_ = std::max<uint64_t>(next_queue_id_, std::stoull(it->second));
+  }
+  if (!rebuilt.empty()) {
+    EngineLog().warn("meta.db rebuilt from {} queue folders ({}); status UP", adopted, rebuilt);
   }
 
   std::vector<std::unique_ptr<Queue>> recovered;
@@ -162,6 +282,7 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
     q->id = r.id;
     q->incarnation = r.incarnation;
     q->name = r.name;
+    q->created_ms = r.created_ms;
     q->dir = config_.data_dir + "/" + std::to_string(r.id);
     q->config = ConfigFor(r.name);
     q->counters.name = r.name;
@@ -197,7 +318,6 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
           q->incarnation = identity.ok() ? identity->incarnation : storage::NewIncarnation();
           boot.set_incarnations.emplace_back(q->id, q->incarnation);
         }
-        if (!identity.ok()) st = storage::WriteQueueIdentity(q->dir, {q->name, q->incarnation});
       } else {
         st = identity.status();
       }
@@ -244,7 +364,17 @@ Status Engine::Recover(storage::MetaSnapshot snap) {
   for (auto& [name, q] : queues_) {
     if (q->subs.count("") == 0) AddSubscription(q.get(), "", q->first_offset, true);
   }
-  const int64_t wall = Wall();
+  // A QUEUE file older than its fields (or than the queue's config) is brought up to date.
+  for (auto& [name, q] : queues_) {
+    if (q->failed) continue;
+    const storage::QueueIdentity identity = IdentityOf(q.get());
+    auto current = storage::ReadQueueIdentity(q->dir);
+    if (!current.ok() || !(*current == identity)) {
+      // Best effort: the file it replaces still names the queue and its incarnation.
+      Status st = storage::WriteQueueIdentity(q->dir, identity);
+      if (!st.ok()) EngineLog().warn("[queue={}] QUEUE file not updated: {}", name, st.ToString());
+    }
+  }
   for (const storage::DedupeRecord& d : snap.dedupe_keys) {
     Queue* q = FindQueue(d.queue_id);
     if (q == nullptr || q->config.dedupe_window_ms <= 0 ||

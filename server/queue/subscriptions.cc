@@ -1,11 +1,46 @@
 // Engine: names, queues and subscriptions — creation on first reference, create / seek / delete
-// of subscriptions, flush, flush_expired, queue deletion, config and status.
+// of subscriptions, flush, flush_expired, queue deletion, config and status, and what each
+// queue's QUEUE file says of it.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "server/queue/engine.h"
 #include "server/storage/queue_identity.h"
 
 namespace saker::queue {
+namespace {
+
+// A config as the QUEUE file holds it: saker.toml's queue keys and values.
+std::map<std::string, std::string> ConfigFields(const QueueConfig& c) {
+  std::string backoff;
+  for (int64_t ms : c.redelivery_backoff_ms) {
+    backoff += (backoff.empty() ? "" : ",") + std::to_string(ms);
+  }
+  return {
+      {"max_items", std::to_string(c.max_items)},
+      {"max_bytes", std::to_string(c.max_bytes)},
+      {"max_age_ms", std::to_string(c.max_age_ms)},
+      {"max_item_size", std::to_string(c.max_item_size)},
+      {"when_full", c.when_full == WhenFull::kDropOldest ? "drop_oldest" : "reject"},
+      {"sync", c.sync.ToString()},
+      {"segment_bytes", std::to_string(c.segment_bytes)},
+      {"segment_age_ms", std::to_string(c.segment_age_ms)},
+      {"lease_timeout_ms", std::to_string(c.lease_timeout_ms)},
+      {"redelivery_delay_ms", std::to_string(c.redelivery_delay_ms)},
+      {"redelivery_backoff_ms", backoff},
+      {"max_deliveries", std::to_string(c.max_deliveries)},
+      {"dlq", c.dlq},
+      {"expire_to", c.expire_to},
+      {"dedupe_window_ms", std::to_string(c.dedupe_window_ms)},
+      {"max_unacked", std::to_string(c.max_unacked)},
+      {"retain_age_ms", std::to_string(c.retain_age_ms)},
+      {"retain_bytes", std::to_string(c.retain_bytes)},
+  };
+}
+
+}  // namespace
+
 std::string FullName(std::string_view queue, std::string_view sub) {
   std::string s(queue);
   if (!sub.empty()) s.append("+").append(sub);
@@ -59,6 +94,7 @@ Result<Queue*> Engine::GetOrCreateQueue(std::string_view name) {
   q->incarnation = storage::NewIncarnation();
   q->name = std::string(name);
   q->dir = config_.data_dir + "/" + std::to_string(q->id);
+  q->created_ms = Wall();
   q->config = ConfigFor(name);
   q->counters.name = q->name;
   q->counters.id = q->id;
@@ -69,6 +105,7 @@ Result<Queue*> Engine::GetOrCreateQueue(std::string_view name) {
   // The default cursor's create goes into the queue row's transaction (OpenLogs), not the log.
   AddSubscription(raw, "", 1, false);
   creating_.push_back(raw->id);
+  queue_creates_++;
   EngineLog().info("[queue={}] created (id {}, incarnation {:016x})", raw->name, raw->id,
                    raw->incarnation);
   return raw;
@@ -84,8 +121,46 @@ Subscription* Engine::AddSubscription(Queue* q, std::string_view name, uint64_t 
   Subscription* raw = s.get();
   subs_by_uid_[raw->uid] = raw;
   q->subs.emplace(raw->name, std::move(s));
-  if (record) Record(q, {storage::CursorOp::Type::kCreate, q->id, raw->name, floor, 0});
+  if (record) {
+    Record(q, {storage::CursorOp::Type::kCreate, q->id, raw->name, floor, 0});
+    if (!raw->name.empty()) IdentityChanged(q);
+  }
   return raw;
+}
+
+storage::QueueIdentity Engine::IdentityOf(const Queue* q) const {
+  storage::QueueIdentity id;
+  id.name = q->name;
+  id.incarnation = q->incarnation;
+  id.created_ms = q->created_ms;
+  for (const auto& [name, s] : q->subs) {
+    if (!name.empty()) id.subscriptions.insert(name);
+  }
+  id.config = ConfigFields(q->config);
+  return id;
+}
+
+void Engine::IdentityChanged(Queue* q) {
+  if (std::find(identity_dirty_.begin(), identity_dirty_.end(), q->id) == identity_dirty_.end()) {
+    identity_dirty_.push_back(q->id);
+  }
+}
+
+std::vector<std::pair<std::string, storage::QueueIdentity>> Engine::TakeIdentityWrites() {
+  std::vector<std::pair<std::string, storage::QueueIdentity>> writes;
+  std::vector<uint64_t> keep;
+  for (uint64_t id : identity_dirty_) {
+    Queue* q = FindQueue(id);
+    if (q == nullptr || q->failed) continue;
+    // A folder still being made gets the current file when its logs open (OpenLogs).
+    if (!q->log) {
+      keep.push_back(id);
+      continue;
+    }
+    writes.emplace_back(q->dir, IdentityOf(q));
+  }
+  identity_dirty_ = std::move(keep);
+  return writes;
 }
 
 Result<Subscription*> Engine::Resolve(std::string_view name) {
@@ -172,6 +247,7 @@ Status Engine::DeleteSubscription(std::string_view queue, std::string_view sub) 
   Record(q, {storage::CursorOp::Type::kDelete, q->id, s->name, 0, 0});
   subs_by_uid_.erase(s->uid);
   q->subs.erase(it);
+  IdentityChanged(q);
   return Status::OK();
 }
 
@@ -185,6 +261,7 @@ Status Engine::FlushSub(Subscription* s) {
   Queue* q = s->queue;
   DropLeases(s, 0, UINT64_MAX);
   s->counters.acked += s->cursor.AckBelow(q->next_offset);
+  s->counters.flushes++;
   Touch(q);
   return Status::OK();
 }
@@ -243,7 +320,7 @@ Result<uint64_t> Engine::FlushAllExpired() {
   return n;
 }
 
-Status Engine::RemoveQueue(Queue* q) {
+void Engine::RemoveQueue(Queue* q, DurableDone durable) {
   for (auto& [name, s] : q->subs) {
     FinishAll(s.get(), Status::NotFound("queue " + q->name + " deleted"));
     DropLeases(s.get(), 0, UINT64_MAX);
@@ -262,25 +339,105 @@ Status Engine::RemoveQueue(Queue* q) {
   q->durable_waits.clear();
   cold_.Drop(q->id);
   if (q->log) tail_.Drop(q->log.get());
-  pending_meta_.delete_queues.push_back(q->id);
-  remove_dirs_.push_back({std::move(q->log), std::move(q->cursor_log), q->dir});
-  EngineLog().info("[queue={}] deleted (id {})", q->name, q->id);
-  const std::string name = q->name;
-  queues_by_id_.erase(q->id);
-  queues_.erase(name);
-  return Status::OK();
+  const uint64_t id = q->id;
+  auto it = queues_.find(q->name);
+  Deleting& d = deleting_[id];
+  d.queue = std::move(it->second);
+  if (durable) d.waiters.push_back(std::move(durable));
+  queues_by_id_.erase(id);
+  queues_.erase(it);
+  // The queue's preallocated space goes first (on the storage thread, which owns its logs): on a
+  // full disk it is what lets the deletion's meta.db commit through. The folder goes only once
+  // meta.db holds the deletion record; a crash before that leaves the queue, after it a restart
+  // finishes the removal.
+  storage_->Run(
+      [log = d.queue->log, cursor_log = d.queue->cursor_log]() -> Status {
+        Status st = log ? log->ReleasePreallocation() : Status::OK();
+        Status cursors = cursor_log ? cursor_log->ReleasePreallocation() : Status::OK();
+        return st.ok() ? cursors : st;
+      },
+      [this, alive = alive_, id](Status released) {
+        if (!*alive) return;
+        if (!released.ok()) {
+          EngineLog().warn("[queue id={}] preallocation not released: {}", id, released.ToString());
+        }
+        pending_meta_.delete_queues.push_back(id);
+        pending_meta_.deleted_ms = Wall();
+        Checkpoint([this, alive = alive_, id](Status st) {
+          if (*alive) FinishDelete(id, std::move(st));
+        });
+        Drain();
+      });
 }
 
-Status Engine::DeleteQueue(std::string_view name) {
+void Engine::FinishDelete(uint64_t queue_id, Status st) {
+  auto it = deleting_.find(queue_id);
+  if (it == deleting_.end()) return;
+  Deleting d = std::move(it->second);
+  deleting_.erase(it);
+  Queue* q = d.queue.get();
+  if (st.ok()) {
+    // The replies go out once the folder is gone too (a crash before that: the restart
+    // finishes the removal, since meta.db holds the deletion record).
+    EngineLog().info("[queue={}] deleted (id {})", q->name, q->id);
+    auto dirs = std::make_shared<std::vector<DoomedLog>>();
+    dirs->push_back({std::move(q->log), std::move(q->cursor_log), q->dir});
+    RemoveCommitted({}, std::move(dirs), std::move(d.waiters));
+    return;
+  }
+  if (FindQueue(q->name) == nullptr) {
+    // Not deleted: meta.db still has the queue, so it serves again (its leases and blocked
+    // gets were already ended: those items are redelivered).
+    EngineLog().error("[queue={}] not deleted, meta.db commit failed: {}", q->name, st.ToString());
+    for (auto& [name, s] : q->subs) subs_by_uid_[s->uid] = s.get();
+    queues_by_id_[q->id] = q;
+    queues_.emplace(q->name, std::move(d.queue));
+    // Lists it was dropped from while out of service: its cursors are written and checkpointed
+    // again.
+    q->cursor_dirty = false;
+    Touch(q);
+    // Deleted while its logs were being opened: they were let go, so they are opened again.
+    if (!q->log && !q->failed) creating_.push_back(q->id);
+    if (!q->checkpoint_ops.empty()) {
+      q->checkpoint_due = true;
+      if (std::find(checkpoint_due_.begin(), checkpoint_due_.end(), q->id) ==
+          checkpoint_due_.end()) {
+        checkpoint_due_.push_back(q->id);
+      }
+    }
+  } else {
+    EngineLog().error(
+        "[queue={}] deletion of id {} failed ({}) after the name was reused: its "
+        "folder is kept, not served",
+        q->name, q->id, st.ToString());
+  }
+  const Status reply = Status::IOError("delete failed: " + st.ToString());
+  for (DurableDone& w : d.waiters) Complete([w = std::move(w), reply] { w(reply); });
+}
+
+Status Engine::DeleteQueue(std::string_view name, DurableDone durable) {
   SAKER_RETURN_IF_ERROR(CheckWrites());
   auto parsed = ParseQueueName(name);
   if (!parsed.ok()) return parsed.status();
   if (!parsed->subscription.empty()) {
-    return DeleteSubscription(parsed->queue, parsed->subscription);
+    BeginChange();
+    Status st = DeleteSubscription(parsed->queue, parsed->subscription);
+    if (st.ok()) WhenDurable(std::move(durable));
+    return st;
   }
-  Queue* q = FindQueue(parsed->queue);
-  if (q == nullptr) return Status::OK();
-  return RemoveQueue(q);
+  if (Queue* q = FindQueue(parsed->queue)) {
+    RemoveQueue(q, std::move(durable));
+    return Status::OK();
+  }
+  // Already gone, or its deletion is being committed: answered with that.
+  for (auto& [id, d] : deleting_) {
+    if (d.queue->name == parsed->queue) {
+      if (durable) d.waiters.push_back(std::move(durable));
+      return Status::OK();
+    }
+  }
+  if (durable) Complete([durable = std::move(durable)] { durable(Status::OK()); });
+  return Status::OK();
 }
 
 std::vector<std::string> Engine::ListQueues() const {
@@ -293,6 +450,7 @@ std::vector<std::string> Engine::ListQueues() const {
 Status Engine::SetQueueConfig(std::string_view name, const QueueConfig& config) {
   auto q = GetOrCreateQueue(name);
   if (!q.ok()) return q.status();
+  if (!((*q)->config == config)) IdentityChanged(*q);
   (*q)->config = config;
   ServeQueue(*q);
   return Status::OK();

@@ -109,6 +109,10 @@ class Log {
   // range being filled waits for it. An error here only means the space is not preallocated:
   // it is logged and does not make the log fail-stop.
   Status Preallocate();
+  // Stops preallocating and gives back the zero-filled space past the tail's last batch (a
+  // deleted queue's: on a full disk that space lets the deletion's meta.db commit through).
+  // Writer thread; waits for a Preallocate() in progress. IOError if the truncate failed.
+  Status ReleasePreallocation();
 
   // Replication: cuts the log back so next_offset() == offset (offset must be in
   // [first_offset, next_offset] and a batch boundary, else InvalidArgument), durably. A cut

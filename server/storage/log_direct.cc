@@ -173,6 +173,26 @@ Status Log::Preallocate() {
   return st;
 }
 
+Status Log::ReleasePreallocation() {
+  std::unique_lock<std::mutex> lock(alloc_mu_);
+  alloc_failed_ = true;  // no more zero-filling of this tail
+  tail_wanted_ = true;   // a Preallocate() in progress stops at its next synced piece
+  alloc_cv_.wait(lock, [this] { return !allocating_; });
+  tail_wanted_ = false;
+  if (alloc_segment_ == nullptr) return Status::OK();
+  const uint64_t data_end = alloc_segment_->size.load(std::memory_order_acquire);
+  struct stat st;
+  if (::stat(alloc_segment_->path.c_str(), &st) != 0) {
+    return Status::FromErrno("stat " + alloc_segment_->path, errno);
+  }
+  if (static_cast<uint64_t>(st.st_size) <= data_end) return Status::OK();
+  if (::truncate(alloc_segment_->path.c_str(), static_cast<off_t>(data_end)) != 0) {
+    return Status::FromErrno("truncate " + alloc_segment_->path, errno);
+  }
+  allocated_ = data_end;
+  return Status::OK();
+}
+
 bool Log::StartDirect(Segment& seg, uint64_t size) {
   if (direct_) return true;
   if (direct_unsupported_) return false;

@@ -27,6 +27,9 @@ constexpr const char* kMigrations[] = {
     "ALTER TABLE queues ADD COLUMN incarnation INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE queues ADD COLUMN cursor_log_through INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE subscriptions ADD COLUMN delivered_end INTEGER NOT NULL DEFAULT 0;",
+    // 3: deletion records (a queue folder is removed only once its deletion is committed here).
+    "CREATE TABLE deleted_queues (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    "  incarnation INTEGER NOT NULL, deleted_ms INTEGER NOT NULL);",
 };
 
 enum Slot {
@@ -49,6 +52,8 @@ enum Slot {
   kInsertDedupe,
   kForgetDedupe,
   kDedupeThrough,
+  kRecordDeletion,
+  kDropDeletion,
   kDeleteQueue,
   kDeleteQueueSubs,
   kDeleteQueueAcked,
@@ -97,8 +102,30 @@ Status MetaStore::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = std::string("meta.db exec: ") + (err ? err : "?");
     sqlite3_free(err);
+    const int code = sqlite3_errcode(db_);
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::Corruption(msg);
     return Status::IOError(msg);
   }
+  return Status::OK();
+}
+
+Status MetaStore::CheckIntegrity() {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, "PRAGMA integrity_check", -1, &s, nullptr) != SQLITE_OK) {
+    return Error("integrity_check");
+  }
+  std::string problems;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    const std::string line = p ? p : "";
+    if (line == "ok") continue;
+    if (!problems.empty()) problems += "; ";
+    problems += line;
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return Error("integrity_check");
+  if (!problems.empty()) return Status::Corruption("meta.db integrity_check: " + problems);
   return Status::OK();
 }
 
@@ -117,8 +144,8 @@ Status MetaStore::Migrate() {
   sqlite3_finalize(q);
   constexpr int kLatest = static_cast<int>(std::size(kMigrations));
   if (version > kLatest) {
-    return Status::Corruption("meta.db schema version " + std::to_string(version) +
-                              " is newer than this sakerd (" + std::to_string(kLatest) + ")");
+    return Status::InvalidArgument("meta.db schema version " + std::to_string(version) +
+                                   " is newer than this sakerd (" + std::to_string(kLatest) + ")");
   }
   for (int v = version; v < kLatest; v++) {
     SAKER_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -279,12 +306,21 @@ Status MetaStore::Apply(const MetaBatch& b) {
   }
   for (uint64_t id : b.delete_queues) {
     const int64_t q = I64(id);
-    if (!Run(Prepare(kDeleteQueue, "DELETE FROM queues WHERE id = ?"), q) ||
+    if (!Run(Prepare(kRecordDeletion,
+                     "INSERT OR REPLACE INTO deleted_queues (id, name, incarnation, deleted_ms)"
+                     " SELECT id, name, incarnation, ? FROM queues WHERE id = ?"),
+             b.deleted_ms, q) ||
+        !Run(Prepare(kDeleteQueue, "DELETE FROM queues WHERE id = ?"), q) ||
         !Run(Prepare(kDeleteQueueSubs, "DELETE FROM subscriptions WHERE queue_id = ?"), q) ||
         !Run(Prepare(kDeleteQueueAcked, "DELETE FROM acked WHERE queue_id = ?"), q) ||
         !Run(Prepare(kDeleteQueueDeliveries, "DELETE FROM deliveries WHERE queue_id = ?"), q) ||
         !Run(Prepare(kDeleteQueueDedupe, "DELETE FROM dedupe WHERE queue_id = ?"), q)) {
       return Error("delete queue");
+    }
+  }
+  for (uint64_t id : b.drop_deletions) {
+    if (!Run(Prepare(kDropDeletion, "DELETE FROM deleted_queues WHERE id = ?"), I64(id))) {
+      return Error("drop deletion record");
     }
   }
   for (const auto& [key, value] : b.settings) {
@@ -364,6 +400,8 @@ Result<MetaSnapshot> MetaStore::Load() {
   SAKER_RETURN_IF_ERROR(query("SELECT queue_id, key, offset, ts FROM dedupe", [&](sqlite3_stmt* s) {
     snap.dedupe_keys.push_back({u64(s, 0), text(s, 1), u64(s, 2), sqlite3_column_int64(s, 3)});
   }));
+  SAKER_RETURN_IF_ERROR(query("SELECT id FROM deleted_queues",
+                              [&](sqlite3_stmt* s) { snap.deleted_queues.insert(u64(s, 0)); }));
   SAKER_RETURN_IF_ERROR(query("SELECT key, value FROM settings",
                               [&](sqlite3_stmt* s) { snap.settings[text(s, 0)] = text(s, 1); }));
   return snap;

@@ -1,5 +1,6 @@
 // MetaStore: meta.db, the SQLite database (WAL mode) beside the queue folders. It holds the
-// queues (name -> numeric id = folder name, incarnation), subscriptions and their cursors (ack
+// queues (name -> numeric id = folder name, incarnation), the deletion records of deleted queues
+// whose folders may not be removed yet, subscriptions and their cursors (ack
 // floor, acked offsets above it, delivery counts, delivered high-water mark), idempotency keys
 // and server settings (status, boot count).
 //
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,13 +65,18 @@ struct MetaBatch {
   std::vector<std::pair<uint64_t, uint64_t>> set_incarnations;
   // (queue id, offset): every record of the queue's cursor log below `offset` is applied.
   std::vector<std::pair<uint64_t, uint64_t>> cursor_log_through;
-  std::vector<uint64_t> delete_queues;  // the queue row and everything of that queue
+  // The queue row and everything of that queue go; a deletion record (deleted_queues) of each
+  // stays until drop_deletions names it: its folder may be removed once this commits.
+  std::vector<uint64_t> delete_queues;
+  int64_t deleted_ms = 0;                // wall time of the deletions
+  std::vector<uint64_t> drop_deletions;  // deletion records whose folders are gone
   std::map<std::string, std::string> settings;
 
   bool empty() const {
     return create_queues.empty() && cursor_ops.empty() && dedupe_keys.empty() &&
            dedupe_forget_before_ms == 0 && dedupe_through.empty() && set_incarnations.empty() &&
-           cursor_log_through.empty() && delete_queues.empty() && settings.empty();
+           cursor_log_through.empty() && delete_queues.empty() && drop_deletions.empty() &&
+           settings.empty();
   }
 };
 
@@ -79,13 +86,15 @@ struct MetaSnapshot {
   std::map<uint64_t, uint64_t> cursor_log_through;  // queue id -> offset (1 = nothing applied)
   std::vector<SubscriptionRecord> subscriptions;
   std::vector<DedupeRecord> dedupe_keys;
+  std::set<uint64_t> deleted_queues;  // ids with a committed deletion record
   std::map<std::string, std::string> settings;
 };
 
 class MetaStore {
  public:
   // Opens or creates the database at `path` (WAL, synchronous=FULL, secure_delete=OFF) and
-  // applies any schema migration not yet recorded. IOError / Corruption from SQLite.
+  // applies any schema migration not yet recorded. IOError / Corruption from SQLite (Corruption:
+  // the file is not a database or is damaged); InvalidArgument if its schema is newer than ours.
   static Result<std::unique_ptr<MetaStore>> Open(const std::string& path);
   ~MetaStore();
   MetaStore(const MetaStore&) = delete;
@@ -95,6 +104,8 @@ class MetaStore {
   Result<MetaSnapshot> Load();
   // Applies `batch` in one transaction, durably; nothing of it on error (IOError).
   Status Commit(const MetaBatch& batch);
+  // PRAGMA integrity_check: Corruption naming the problems it lists.
+  Status CheckIntegrity();
 
   int schema_version() const { return schema_version_; }
 

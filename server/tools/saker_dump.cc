@@ -1,15 +1,23 @@
-// saker-dump: prints and verifies one queue folder's segments offline (cf. redis-check-aof):
-// its QUEUE identity file, every batch with its offsets, size, epoch and CRC status, the
-// checks recovery makes, and the ops of a cursor log's records (FORMAT.md; run it on
-// `<queue dir>/cursors` for the cursor log). Exit status: 0 clean, 1 corruption, 2 usage or I/O
-// error, 3 only a torn tail of the last segment (which opening the log cuts).
+// saker-dump: verifies a data directory or prints one queue folder's segments, offline (cf.
+// redis-check-aof). On a data directory: meta.db (PRAGMA integrity_check, its rows against the
+// folders) and every queue folder (QUEUE file, every batch's CRC in the log and the cursor log),
+// name <-> folder <-> incarnation for each queue, and each problem by name. On a queue folder:
+// its QUEUE identity file, every batch with its offsets, size, epoch and CRC status, the checks
+// recovery makes, and the ops of a cursor log's records (FORMAT.md; run it on `<queue
+// dir>/cursors` for the cursor log). Exit status: 0 clean, 1 corruption, 2 usage or I/O error,
+// 3 only a torn tail of the last segment (which opening the log cuts).
 #include <dirent.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,27 +60,9 @@ int PrintCursorOps(const Batch& batch, bool quiet) {
   return bad;
 }
 
-int Main(int argc, char** argv) {
-  bool quiet = false;
-  std::string dir;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    if (a == "-q" || a == "--quiet") {
-      quiet = true;
-    } else if (dir.empty() && a[0] != '-') {
-      dir = a;
-    } else {
-      dir.clear();
-      break;
-    }
-  }
-  if (dir.empty()) {
-    std::fprintf(stderr,
-                 "usage: saker-dump [-q] QUEUE_DIR\n"
-                 "  prints segments and batches (-q: segments and problems only);\n"
-                 "  exit 0 clean, 1 corruption, 2 usage/I/O error, 3 torn tail only\n");
-    return 2;
-  }
+// Prints and checks the segments of the log in `dir`: 0 clean, 1 corruption, 2 I/O error, 3
+// only a torn tail of the last segment.
+int DumpLog(const std::string& dir, bool quiet) {
   std::vector<std::pair<uint64_t, std::string>> segments;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
@@ -88,18 +78,9 @@ int Main(int argc, char** argv) {
   }
   ::closedir(d);
   std::sort(segments.begin(), segments.end());
-  std::printf("queue folder %s: %zu segments\n", dir.c_str(), segments.size());
+  std::printf("log %s: %zu segments\n", dir.c_str(), segments.size());
 
   int corrupt = 0;
-  if (auto id = ReadQueueIdentity(dir); id.ok()) {
-    std::printf("identity: name=%s incarnation=%016" PRIx64 "\n", id->name.c_str(),
-                id->incarnation);
-  } else if (id.status().IsNotFound()) {
-    std::printf("identity: no %s file\n", kQueueIdentityFile);
-  } else {
-    std::printf("identity: %s\n", id.status().ToString().c_str());
-    corrupt++;
-  }
   bool torn = false;
   uint64_t expected = segments.empty() ? 0 : segments.front().first;
   uint64_t items = 0;
@@ -193,6 +174,181 @@ int Main(int argc, char** argv) {
                       : "clean");
   if (corrupt) return 1;
   return torn ? 3 : 0;
+}
+
+// Prints `dir`/QUEUE; false if it is there but does not parse.
+bool PrintIdentity(const std::string& dir) {
+  if (auto id = ReadQueueIdentity(dir); id.ok()) {
+    std::printf("identity: name=%s incarnation=%016" PRIx64 " subscriptions=%zu\n",
+                id->name.c_str(), id->incarnation, id->subscriptions.size());
+  } else if (id.status().IsNotFound()) {
+    std::printf("identity: no %s file\n", kQueueIdentityFile);
+  } else {
+    std::printf("identity: %s\n", id.status().ToString().c_str());
+    return false;
+  }
+  return true;
+}
+
+bool IsNumber(const std::string& s) {
+  return !s.empty() && s.size() <= 19 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The numeric folders of a data directory, ascending.
+std::vector<uint64_t> QueueFolders(const std::string& dir) {
+  std::vector<uint64_t> ids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && IsNumber(name)) ids.push_back(std::stoull(name));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// What meta.db says of the queues (opened read-only: saker-dump never changes a data dir).
+struct MetaView {
+  std::map<uint64_t, std::pair<std::string, uint64_t>> queues;  // id -> (name, incarnation)
+  std::set<uint64_t> deleted;
+};
+
+// Reads `path` into `view`, naming every problem in `problems`.
+void ReadMeta(const std::string& path, MetaView* view, std::vector<std::string>* problems) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    problems->push_back("meta.db: cannot open: " + std::string(db ? sqlite3_errmsg(db) : "?"));
+    sqlite3_close(db);
+    return;
+  }
+  auto query = [&](const char* sql, auto&& row) -> bool {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) return false;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+  };
+  auto text = [](sqlite3_stmt* st, int col) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+    return std::string(p ? p : "");
+  };
+  std::vector<std::string> integrity;
+  if (!query("PRAGMA integrity_check",
+             [&](sqlite3_stmt* st) { integrity.push_back(text(st, 0)); })) {
+    problems->push_back("meta.db: integrity_check failed: " + std::string(sqlite3_errmsg(db)));
+  } else if (integrity != std::vector<std::string>{"ok"}) {
+    for (const std::string& line : integrity) problems->push_back("meta.db: " + line);
+  }
+  if (!query("SELECT id, name, incarnation FROM queues", [&](sqlite3_stmt* st) {
+        view->queues[static_cast<uint64_t>(sqlite3_column_int64(st, 0))] = {
+            text(st, 1), static_cast<uint64_t>(sqlite3_column_int64(st, 2))};
+      })) {
+    problems->push_back("meta.db: cannot read the queues: " + std::string(sqlite3_errmsg(db)));
+  }
+  // deleted_queues is missing from a meta.db of schema 2 or older: no deletions recorded.
+  (void)query("SELECT id FROM deleted_queues", [&](sqlite3_stmt* st) {
+    view->deleted.insert(static_cast<uint64_t>(sqlite3_column_int64(st, 0)));
+  });
+  sqlite3_close(db);
+}
+
+// Verifies a whole data directory: meta.db and every queue folder (its QUEUE file, log and cursor
+// log), and meta.db's rows against the folders. Prints name <-> folder <-> incarnation for each
+// queue and every problem by name; 1 if there is any.
+int DumpDataDir(const std::string& dir) {
+  std::vector<std::string> problems;
+  MetaView meta;
+  const std::string meta_path = dir + "/meta.db";
+  std::error_code ec;
+  const bool have_meta = std::filesystem::exists(meta_path, ec);
+  if (have_meta) {
+    ReadMeta(meta_path, &meta, &problems);
+  } else {
+    problems.push_back("meta.db: missing (sakerd rebuilds it from the queue folders)");
+  }
+  bool torn = false;
+  const std::vector<uint64_t> folders = QueueFolders(dir);
+  std::set<uint64_t> seen;
+  std::printf("data dir %s: %zu queue folders, meta.db %s\n", dir.c_str(), folders.size(),
+              have_meta ? "present" : "missing");
+  for (uint64_t id : folders) {
+    seen.insert(id);
+    const std::string folder = dir + "/" + std::to_string(id);
+    const std::string where = "folder " + std::to_string(id);
+    auto identity = ReadQueueIdentity(folder);
+    std::string name = "?";
+    if (identity.ok()) {
+      name = identity->name;
+    } else {
+      problems.push_back(where + ": " + identity.status().ToString());
+    }
+    std::printf("queue %s <-> folder %" PRIu64 " <-> incarnation %016" PRIx64 "\n", name.c_str(),
+                id, identity.ok() ? identity->incarnation : 0);
+    for (const std::string& log : {folder, folder + "/cursors"}) {
+      const int rc = DumpLog(log, /*quiet=*/true);
+      if (rc == 3) torn = true;
+      if (rc == 1 || rc == 2) {
+        problems.push_back(where + ": log " + log + (rc == 1 ? " is corrupt" : " is unreadable"));
+      }
+    }
+    if (!have_meta) continue;
+    auto row = meta.queues.find(id);
+    if (row == meta.queues.end()) {
+      problems.push_back(where + (meta.deleted.count(id)
+                                      ? ": deleted queue, removal not finished (sakerd finishes it)"
+                                      : ": not in meta.db (sakerd adopts it)"));
+    } else if (identity.ok() && row->second.first != identity->name) {
+      problems.push_back(where + ": meta.db names it " + row->second.first + ", QUEUE " +
+                         identity->name);
+    } else if (identity.ok() && row->second.second != 0 &&
+               row->second.second != identity->incarnation) {
+      problems.push_back(fmt::format("{}: meta.db has incarnation {:016x}, QUEUE {:016x}", where,
+                                     row->second.second, identity->incarnation));
+    }
+  }
+  for (const auto& [id, row] : meta.queues) {
+    if (seen.count(id) == 0) {
+      problems.push_back(fmt::format("meta.db: queue {} (id {}) has no folder", row.first, id));
+    }
+  }
+  for (const std::string& p : problems) std::printf("PROBLEM: %s\n", p.c_str());
+  std::printf("%zu queue folders, %zu problems%s\n", folders.size(), problems.size(),
+              torn ? ", torn tails (cut when the logs open)" : "");
+  if (!problems.empty()) return 1;
+  return torn ? 3 : 0;
+}
+
+int Main(int argc, char** argv) {
+  bool quiet = false;
+  std::string dir;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "-q" || a == "--quiet") {
+      quiet = true;
+    } else if (dir.empty() && a[0] != '-') {
+      dir = a;
+    } else {
+      dir.clear();
+      break;
+    }
+  }
+  if (dir.empty()) {
+    std::fprintf(stderr,
+                 "usage: saker-dump [-q] DATA_DIR | QUEUE_DIR\n"
+                 "  DATA_DIR (meta.db and numbered queue folders): verifies meta.db and every\n"
+                 "  queue, prints name <-> folder <-> incarnation and every problem;\n"
+                 "  QUEUE_DIR: prints segments and batches (-q: segments and problems only);\n"
+                 "  exit 0 clean, 1 corruption, 2 usage/I/O error, 3 torn tail only\n");
+    return 2;
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(dir + "/meta.db", ec) || !QueueFolders(dir).empty()) {
+    return DumpDataDir(dir);
+  }
+  const bool identity_ok = PrintIdentity(dir);
+  const int rc = DumpLog(dir, quiet);
+  return identity_ok || rc == 2 ? rc : 1;
 }
 
 }  // namespace

@@ -177,7 +177,10 @@ TEST_F(EngineTest, AFolderOfAnotherIncarnationStopsOnlyThatQueue) {
   h_.PutOk("other", {"b"});
   const uint64_t id = h_->GetQueueStats("q")->id;
   h_.Stop();
-  ASSERT_TRUE(storage::WriteQueueIdentity(dir_.Join(std::to_string(id)), {"q", 77}).ok());
+  storage::QueueIdentity other;
+  other.name = "q";
+  other.incarnation = 77;
+  ASSERT_TRUE(storage::WriteQueueIdentity(dir_.Join(std::to_string(id)), other).ok());
   h_.Start();
   auto st = h_->GetQueueStats("q");
   ASSERT_TRUE(st.ok());

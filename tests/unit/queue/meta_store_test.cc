@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <fstream>
+
 #include "tests/testutil/testutil.h"
 
 namespace saker::storage {
@@ -26,7 +28,7 @@ class MetaStoreTest : public ::testing::Test {
 
 TEST_F(MetaStoreTest, EmptyStoreLoadsNothingAndHasLatestSchema) {
   auto store = OpenStore();
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), 3);
   auto snap = store->Load();
   ASSERT_TRUE(snap.ok());
   EXPECT_TRUE(snap->queues.empty());
@@ -46,7 +48,7 @@ TEST_F(MetaStoreTest, CursorOpsSurviveReopen) {
     ASSERT_TRUE(store->Commit(b).ok());
   }
   auto store = OpenStore();
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), 3);
   auto snap = store->Load();
   ASSERT_TRUE(snap.ok());
   ASSERT_EQ(snap->queues.size(), 1u);
@@ -176,7 +178,7 @@ TEST_F(MetaStoreTest, SchemaOneDatabaseMigratesKeepingItsRows) {
     sqlite3_close(db);
   }
   auto store = OpenStore();
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), 3);
   auto snap = store->Load();
   ASSERT_TRUE(snap.ok());
   ASSERT_EQ(snap->queues.size(), 1u);
@@ -187,6 +189,43 @@ TEST_F(MetaStoreTest, SchemaOneDatabaseMigratesKeepingItsRows) {
   EXPECT_EQ(snap->subscriptions[0].ack_floor, 3u);
   EXPECT_EQ(snap->subscriptions[0].acked, (std::vector<uint64_t>{4}));
   EXPECT_EQ(snap->subscriptions[0].delivered_end, 0u);
+}
+
+TEST_F(MetaStoreTest, DeletionLeavesARecordUntilDropped) {
+  {
+    auto store = OpenStore();
+    MetaBatch create;
+    create.create_queues.push_back({4, "jobs", 1, 9});
+    create.cursor_ops = {CursorOp{Type::kCreate, 4, "", 1, 0}};
+    ASSERT_TRUE(store->Commit(create).ok());
+    MetaBatch del;
+    del.delete_queues = {4};
+    del.deleted_ms = 77;
+    ASSERT_TRUE(store->Commit(del).ok());
+  }
+  auto store = OpenStore();
+  auto snap = store->Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_TRUE(snap->queues.empty());
+  EXPECT_TRUE(snap->subscriptions.empty());
+  EXPECT_EQ(snap->deleted_queues, (std::set<uint64_t>{4}));
+  MetaBatch drop;
+  drop.drop_deletions = {4};
+  ASSERT_TRUE(store->Commit(drop).ok());
+  EXPECT_TRUE(store->Load()->deleted_queues.empty());
+}
+
+TEST_F(MetaStoreTest, IntegrityCheckPassesOnAGoodStoreAndGarbageIsCorruption) {
+  {
+    auto store = OpenStore();
+    EXPECT_TRUE(store->CheckIntegrity().ok());
+  }
+  {
+    std::ofstream out(dir_.Join("garbage.db"), std::ios::binary);
+    out << std::string(8192, 'x');
+  }
+  auto bad = MetaStore::Open(dir_.Join("garbage.db"));
+  EXPECT_TRUE(bad.status().IsCorruption()) << bad.status().ToString();
 }
 
 }  // namespace

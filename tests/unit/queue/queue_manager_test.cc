@@ -462,10 +462,12 @@ TEST_F(QueueManagerTest, DeleteQueueRemovesItsFilesAndWakesWaiters) {
   GetOptions o;
   o.timeout_ms = -1;
   h_->Get("q+s", o, [&](Result<std::vector<Delivery>> r) { got = r.status(); });
-  ASSERT_TRUE(h_->DeleteQueue("q").ok());
+  std::optional<Status> deleted;
+  ASSERT_TRUE(h_->DeleteQueue("q", [&](Status s) { deleted = s; }).ok());
   h_.Settle();
   EXPECT_TRUE(got.IsNotFound());
-  h_.Commit();
+  h_.RunUntil([&] { return deleted.has_value(); });
+  EXPECT_TRUE(deleted.value_or(Status::Timeout("delete")).ok());
   EXPECT_FALSE(std::filesystem::exists(folder));
   EXPECT_TRUE(h_->ListQueues().empty());
   // A new queue of the same name starts empty.

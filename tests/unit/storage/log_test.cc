@@ -307,6 +307,22 @@ TEST_F(LogTest, BadCrcOfLastBatchIsCut) {
   EXPECT_EQ(log->next_offset(), 3u);
 }
 
+TEST_F(LogTest, ReleasePreallocationGivesBackTheZerosAndStopsPreallocating) {
+  segment_bytes_ = 64 << 10;
+  auto o = Options();
+  o.preallocate_bytes = 16 << 10;
+  auto log = Log::Open(dir_.path(), o).value();
+  AppendN(log.get(), 40);
+  ASSERT_TRUE(log->Preallocate().ok());
+  ASSERT_GT(FileSize(SegmentFile(1)), 40 * kOneRecordBatch);
+  ASSERT_TRUE(log->ReleasePreallocation().ok());
+  EXPECT_EQ(FileSize(SegmentFile(1)), 40 * kOneRecordBatch);
+  EXPECT_FALSE(log->NeedsPreallocation());
+  ASSERT_TRUE(log->Preallocate().ok());
+  EXPECT_EQ(FileSize(SegmentFile(1)), 40 * kOneRecordBatch);
+  ExpectReadable(log.get(), 1, 41);
+}
+
 TEST_F(LogTest, ZeroTailIsKeptAsPreallocatedSpace) {
   {
     auto log = Open();

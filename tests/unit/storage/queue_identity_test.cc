@@ -11,14 +11,21 @@
 namespace saker::storage {
 namespace {
 
+QueueIdentity Identity(const std::string& name, uint64_t incarnation) {
+  QueueIdentity id;
+  id.name = name;
+  id.incarnation = incarnation;
+  return id;
+}
+
 TEST(QueueIdentityTest, WrittenIdentityReadsBack) {
   test::TempDir dir;
-  ASSERT_TRUE(WriteQueueIdentity(dir.path(), {"orders.dlq", 0x00ab00cd00ef0012ull}).ok());
+  ASSERT_TRUE(WriteQueueIdentity(dir.path(), Identity("orders.dlq", 0x00ab00cd00ef0012ull)).ok());
   auto id = ReadQueueIdentity(dir.path());
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(id->name, "orders.dlq");
   EXPECT_EQ(id->incarnation, 0x00ab00cd00ef0012ull);
-  ASSERT_TRUE(WriteQueueIdentity(dir.path(), {"orders", 5}).ok());  // replaced whole
+  ASSERT_TRUE(WriteQueueIdentity(dir.path(), Identity("orders", 5)).ok());  // replaced whole
   EXPECT_EQ(ReadQueueIdentity(dir.path())->incarnation, 5u);
 }
 
@@ -31,6 +38,44 @@ TEST(QueueIdentityTest, MissingIsNotFoundAndGarbageIsCorruption) {
     std::ofstream(dir.Join("QUEUE"), std::ios::trunc) << text;
     EXPECT_TRUE(ReadQueueIdentity(dir.path()).status().IsCorruption()) << text;
   }
+}
+
+TEST(QueueIdentityTest, EveryFieldRoundTrips) {
+  test::TempDir dir;
+  QueueIdentity in;
+  in.name = "orders";
+  in.incarnation = 0x5f0c9a7e21b3d844ull;
+  in.created_ms = 1764743639000;
+  in.subscriptions = {"audit", "billing"};
+  in.config = {{"max_items", "100"}, {"sync", "interval:5"}, {"dlq", ""}};
+  ASSERT_TRUE(WriteQueueIdentity(dir.path(), in).ok());
+  auto out = ReadQueueIdentity(dir.path());
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, in);
+  EXPECT_EQ(EncodeQueueIdentity(in),
+            "name=orders\nincarnation=5f0c9a7e21b3d844\ncreated_ms=1764743639000\n"
+            "subscription=audit\nsubscription=billing\n"
+            "config.dlq=\nconfig.max_items=100\nconfig.sync=interval:5\n");
+}
+
+TEST(QueueIdentityTest, OldFileWithNameAndIncarnationOnlyReads) {
+  auto id = DecodeQueueIdentity("name=q\nincarnation=0000000000000007\n");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->name, "q");
+  EXPECT_EQ(id->incarnation, 7u);
+  EXPECT_EQ(id->created_ms, 0);
+  EXPECT_TRUE(id->subscriptions.empty());
+  EXPECT_TRUE(id->config.empty());
+}
+
+TEST(QueueIdentityTest, BadLinesAreCorruption) {
+  const std::string head = "name=q\nincarnation=0000000000000001\n";
+  for (const char* tail : {"junk\n", "=x\n", "color=red\n", "created_ms=-1\n", "created_ms=x\n",
+                           "subscription=\n", "config.=1\n"}) {
+    auto id = DecodeQueueIdentity(head + tail);
+    EXPECT_TRUE(id.status().IsCorruption()) << tail;
+  }
+  EXPECT_TRUE(DecodeQueueIdentity("name=\nincarnation=0000000000000001\n").status().IsCorruption());
 }
 
 TEST(QueueIdentityTest, NewIncarnationsAreNonZeroAndDistinct) {
