@@ -89,13 +89,6 @@ Status Server::Start() {
   uv_signal_start(&sig_int_, &Server::OnSignal, SIGINT);
   uv_signal_start(&sig_hup_, &Server::OnSignal, SIGHUP);
 
-  ready_line_ = "sakerd ready";
-  for (const auto& l : listeners_) ready_line_ += " " + l->name() + "=" + l->bound();
-  ready_ = true;
-  std::fprintf(stdout, "%s\n", ready_line_.c_str());
-  std::fflush(stdout);
-  Log().info("{} (data dir {}, sync {})", ready_line_, config_.engine.data_dir,
-             config_.engine.defaults.sync.ToString());
   // A status set before a restart is restored from meta.db (as Kestrel's status file was): say
   // so, or an operator sees refusals with no idea why.
   if (queue::ServerStatus status = engine_->status(); status != queue::ServerStatus::kUp) {
@@ -106,6 +99,13 @@ Status Server::Start() {
         status == queue::ServerStatus::kReadOnly ? "puts, flushes and deletes are"
                                                  : "puts, gets, flushes and deletes are");
   }
+  ready_line_ = "sakerd ready";
+  for (const auto& l : listeners_) ready_line_ += " " + l->name() + "=" + l->bound();
+  ready_ = true;
+  std::fprintf(stdout, "%s\n", ready_line_.c_str());
+  std::fflush(stdout);
+  Log().info("{} (data dir {}, sync {})", ready_line_, config_.engine.data_dir,
+             config_.engine.defaults.sync.ToString());
   return Status::OK();
 }
 

@@ -87,11 +87,14 @@ TEST_F(AdminTest, RestoredStatusIsLoggedAtStart) {
   server_ = std::make_unique<ServerProcess>(dir_.Join("data"),
                                             std::vector<std::string>{"--config", config_});
   ASSERT_TRUE(server_->Start());
-  std::string log = server_->Log();
-  EXPECT_NE(log.find("status QUIESCENT restored from meta.db: puts, gets, flushes and deletes are "
-                     "refused until `saker status set up`"),
-            std::string::npos)
-      << log;
+  // The log is written asynchronously: the line may land just after the ready line.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return server_->Log().find(
+                   "status QUIESCENT restored from meta.db: puts, gets, flushes "
+                   "and deletes are refused until `saker status set up`") != std::string::npos;
+      },
+      Scaled(std::chrono::seconds(5))));
   EXPECT_EQ(Body(HttpGet(admin(), "/readyz")), "not ready: QUIESCENT\n");
 }
 
