@@ -142,6 +142,7 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
     }
     return Status::OK();
   }
+  if (key == "status_sample_ms") return r.Int(v, key, 10, 600'000, &c->status_sample_ms);
   if (key == "max_connections") return r.Unsigned(v, key, &c->max_connections, 1);
   if (key == "max_request_bytes") return r.Bytes(v, key, &c->limits.max_request_bytes);
   if (key == "max_item_size") return r.Bytes(v, key, &c->limits.max_item_size);

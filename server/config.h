@@ -65,6 +65,8 @@ struct ServerConfig {
   int text_port = 2222;
   int admin_port = 2223;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+  // How often the status page's per-queue rates and depth trend are sampled.
+  int64_t status_sample_ms = 10'000;
   uint32_t max_connections = 10000;
   // Connections that sent nothing for this long, with no reply pending, are closed (Kestrel
   // clientTimeout); 0 = never.

@@ -3,6 +3,8 @@
 // storage thread stop, which syncs everything → loop stop).
 #include "server/server.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "server/common/check.h"
@@ -56,6 +58,17 @@ Status Server::Start() {
         every, every);
   }
 
+  uv_timer_init(loop_.uv(), &sample_timer_);
+  sample_timer_.data = this;
+  auto sample = static_cast<uint64_t>(config_.status_sample_ms);
+  uv_timer_start(
+      &sample_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Server*>(t->data);
+        self->history_.Record(SystemClock::Get()->NowWallMs(), self->engine_->AllStats());
+      },
+      sample, sample);
+
   SAKER_RETURN_IF_ERROR(StartListener("memcache", config_.memcache_port, [this] {
     return std::make_unique<net::MemcacheSession>(this);
   }));
@@ -76,6 +89,16 @@ Status Server::Start() {
   uv_signal_start(&sig_int_, &Server::OnSignal, SIGINT);
   uv_signal_start(&sig_hup_, &Server::OnSignal, SIGHUP);
 
+  // A status set before a restart is restored from meta.db (as Kestrel's status file was): say
+  // so, or an operator sees refusals with no idea why.
+  if (queue::ServerStatus status = engine_->status(); status != queue::ServerStatus::kUp) {
+    Log().warn(
+        "status {} restored from meta.db: {} refused until `saker status set up` (memcache: "
+        "`status up`)",
+        queue::ServerStatusName(status),
+        status == queue::ServerStatus::kReadOnly ? "puts, flushes and deletes are"
+                                                 : "puts, gets, flushes and deletes are");
+  }
   ready_line_ = "sakerd ready";
   for (const auto& l : listeners_) ready_line_ += " " + l->name() + "=" + l->bound();
   ready_ = true;
@@ -140,6 +163,7 @@ void Server::Shutdown() {
   }
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&idle_timer_);
+  uv_timer_stop(&sample_timer_);
   for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) uv_signal_stop(sig);
   engine_->Close([this](Status s) {
     if (!s.ok()) Log().error("closing the queue engine: {}", s.ToString());
@@ -181,15 +205,24 @@ admin::Snapshot Server::Snapshot() {
 net::HttpResponse Server::RouteAdmin(const net::HttpRequest& req) {
   if (req.path == "/healthz") return {200, "text/plain", "ok\n"};
   if (req.path == "/readyz") {
-    if (ready_ && !shutting_down_) return {200, "text/plain", "ready\n"};
-    return {503, "text/plain", "not ready\n"};
+    if (!ready_ || shutting_down_) return {503, "text/plain", "not ready\n"};
+    // Kestrel's read set held Up and ReadOnly servers: a READONLY server still serves its
+    // consumers, a QUIESCENT one serves nobody.
+    queue::ServerStatus status = engine_->status();
+    if (status == queue::ServerStatus::kQuiescent) {
+      return {503, "text/plain", fmt::format("not ready: {}\n", queue::ServerStatusName(status))};
+    }
+    if (status == queue::ServerStatus::kReadOnly) {
+      return {200, "text/plain", fmt::format("ready: {}\n", queue::ServerStatusName(status))};
+    }
+    return {200, "text/plain", "ready\n"};
   }
   if (req.path == "/metrics") {
     return {200, "text/plain; version=0.0.4; charset=utf-8", admin::Prometheus(Snapshot())};
   }
   if (req.path == "/stats.json") return {200, "application/json", admin::Json(Snapshot())};
   if (req.path == "/" || req.path == "/status") {
-    return {200, "text/html; charset=utf-8", admin::StatusPage(Snapshot())};
+    return {200, "text/html; charset=utf-8", admin::StatusPage(Snapshot(), history_)};
   }
   return {404, "text/plain", "not found\n"};
 }

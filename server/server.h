@@ -69,6 +69,9 @@ class Server final : public net::Context {
   net::HttpRouter admin_router_;
   uv_timer_t tick_timer_;
   uv_timer_t idle_timer_;
+  // Samples every queue into history_ each status_sample_ms, for the status page.
+  uv_timer_t sample_timer_;
+  admin::History history_;
   uv_signal_t sig_term_, sig_int_, sig_hup_;
   std::string ready_line_;
   bool shutting_down_ = false;

@@ -1,8 +1,9 @@
 // saker: the command-line client and admin tool (native Saker API over Thrift).
 //
-// Exit codes: 0 ok; 1 server, connection or output-file error; 2 usage error (bad flag or
-// argument, unreadable input file, a request the server refused as invalid); 3 not found, nothing
-// to get, or no lease matched.
+// Exit codes (README.md, "Client library and CLI", has the same table): 0 ok; 1 server,
+// connection or output-file error; 2 usage error (bad flag or argument, unreadable input file, a
+// request the server refused as invalid); 3 not found, nothing to get, or no lease matched. Every
+// non-zero exit writes one line to stderr.
 #include <saker/client.h>
 
 #include <CLI/CLI.hpp>
@@ -81,8 +82,11 @@ std::string JsonList(const std::vector<T>& values) {
   return out + "]";
 }
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "saker: %s\n", s.ToString().c_str());
+// A lease that outlives a crashed or killed CLI would hold its items until acked; the server's
+// own default (lease_timeout_ms = 0) never expires.
+constexpr int kDefaultLeaseMs = 30'000;
+
+int ExitCode(const Status& s) {
   switch (s.code()) {
     case Code::kNotFound:
       return kExitNotFound;
@@ -91,6 +95,17 @@ int Fail(const Status& s) {
     default:
       return kExitServer;
   }
+}
+
+// Prints "saker: CODE: message" and returns the exit code for `s`.
+int Fail(const Status& s) {
+  std::fprintf(stderr, "saker: %s\n", s.ToString().c_str());
+  return ExitCode(s);
+}
+
+// "1 item", "2 items".
+std::string Count(size_t n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
 // Put batches stay well under the Thrift frame limit (16,384,000 bytes on both sides).
@@ -212,10 +227,17 @@ void PrintSubscription(const saker::client::SubscriptionInfo& s) {
 int main(int argc, char** argv) {
   CLI::App app{"saker: command-line client for sakerd (Thrift, native Saker API)"};
   app.footer(
-      "Exit codes: 0 ok; 1 server, connection or output-file error; 2 usage error (bad flag or\n"
-      "argument, unreadable input file, request refused as invalid); 3 not found, nothing to get\n"
-      "or no lease matched. Errors go to stderr as 'saker: CODE: message'.");
+      "Global flags (--server, --json, --timeout, --quiet, --progress) go before or after the\n"
+      "command. Exit codes: 0 ok; 1 server, connection or output-file error; 2 usage error (bad\n"
+      "flag or argument, unreadable input file, request refused as invalid); 3 not found, nothing\n"
+      "to get or no lease matched. Errors are one line on stderr: 'saker: CODE: message'.");
   app.require_subcommand(1);
+  // Subcommands hand the flags they do not know to their parent, so global flags work anywhere.
+  app.fallthrough();
+  app.set_version_flag("--version", "saker " SAKER_VERSION);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "saker: " + std::string(e.what()) + " (see saker --help)\n";
+  });
   std::string server = "127.0.0.1:2229";
   bool json = false;
   int timeout_ms = 5000;
@@ -233,12 +255,12 @@ int main(int argc, char** argv) {
                "when stderr is a terminal, unless --json or --quiet)");
 
   std::string queue, subscription, start_text = "latest";
-  std::vector<std::string> items;
+  std::vector<std::string> items, keys;
   std::vector<int64_t> lease_ids;
   std::string file, out_dir;
   std::vector<std::string> item_files;
   int64_t ttl_ms = 0;
-  int max_items = 1, wait_ms = 0, lease_ms = 0, delay_ms = -1;
+  int max_items = 1, wait_ms = 0, lease_ms = kDefaultLeaseMs, delay_ms = -1;
   bool ack = false, open = false;
 
   auto* put = app.add_subcommand(
@@ -254,6 +276,10 @@ int main(int argc, char** argv) {
   file_opt->excludes(files_opt);
   put->add_option("--ttl", ttl_ms, "expire after this many ms (0 = never)")
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  put->add_option("--key", keys,
+                  "idempotency key, once per item in order: a repeat within the queue's "
+                  "dedupe_window_ms stores nothing and answers the first put's offset")
+      ->allow_extra_args(false);
 
   auto* get = app.add_subcommand(
       "get", "take items: leased (lease id and data), or --ack to remove them; --out to files");
@@ -265,7 +291,10 @@ int main(int argc, char** argv) {
   get->add_option("-w,--wait", wait_ms, "wait up to MS for the first item")
       ->capture_default_str()
       ->check(CLI::Range(0, kMaxI32));
-  get->add_option("--lease", lease_ms, "lease for MS (0 = the queue's lease_timeout)")
+  get->add_option("--lease-ms", lease_ms,
+                  "leased items come back to the queue after MS unless acked (0 = the queue's "
+                  "lease_timeout_ms, which by default never expires)")
+      ->capture_default_str()
       ->check(CLI::Range(0, kMaxI32));
   get->add_option("-o,--out", out_dir,
                   "write each item, byte for byte, to DIR/<offset> (20 digits, so names sort in "
@@ -275,7 +304,8 @@ int main(int argc, char** argv) {
       ->excludes(ack_flag);
 
   bool follow = false;
-  auto* tail = app.add_subcommand("tail", "print and acknowledge items until the queue is empty");
+  auto* tail = app.add_subcommand(
+      "tail", "print and acknowledge items until the queue is empty (leased 30 s until acked)");
   tail->add_option("queue", queue)->required();
   tail->add_option("--sub", subscription, "subscription (default: the queue's own)");
   tail->add_flag("-f,--follow", follow, "keep waiting for new items (until interrupted)");
@@ -363,6 +393,11 @@ int main(int argc, char** argv) {
       for (std::string line; std::getline(src, line);) items.push_back(line);
     }
     size_t total_items = files.empty() ? items.size() : files.size();
+    if (!keys.empty() && keys.size() != total_items) {
+      std::fprintf(stderr, "saker: --key: %s for %s (one key per item)\n",
+                   Count(keys.size(), "key").c_str(), Count(total_items, "item").c_str());
+      return kExitUsage;
+    }
     int64_t total_bytes = 0;
     for (const auto& item : items) total_bytes += static_cast<int64_t>(item.size());
     for (const auto& [path, size] : files) total_bytes += size;
@@ -385,7 +420,7 @@ int main(int argc, char** argv) {
           return kExitUsage;
         }
         batch_bytes += static_cast<int64_t>(data.size());
-        batch.push_back({std::move(data), "", milliseconds(ttl_ms)});
+        batch.push_back({std::move(data), keys.empty() ? "" : keys[next], milliseconds(ttl_ms)});
         ++next;
       }
       auto r = client.Put(queue, batch);
@@ -401,9 +436,9 @@ int main(int argc, char** argv) {
       progress.Add(static_cast<int64_t>(r->offsets.size()), accepted_bytes);
       if (!r->refused.ok()) {
         progress.Finish();
-        std::fprintf(stderr, "saker: put %zu of %zu items: %s\n", offsets.size(), total_items,
-                     r->refused.ToString().c_str());
-        return kExitServer;
+        std::fprintf(stderr, "saker: %s (after putting %zu of %zu items)\n",
+                     r->refused.ToString().c_str(), offsets.size(), total_items);
+        return ExitCode(r->refused);
       }
     }
     progress.Finish();
@@ -413,6 +448,8 @@ int main(int argc, char** argv) {
     } else if (!quiet) {
       if (offsets.empty()) {
         std::printf("put 0 items\n");
+      } else if (offsets.size() == 1) {
+        std::printf("put 1 item, offset %lld\n", static_cast<long long>(offsets.front()));
       } else {
         std::printf("put %zu items, offsets %lld..%lld\n", offsets.size(),
                     static_cast<long long>(offsets.front()),
@@ -508,16 +545,14 @@ int main(int argc, char** argv) {
       if (static_cast<int>(r->size()) < want) break;
     }
     progress.Finish();
-    if (got == 0) {
-      std::fprintf(stderr, "saker: %s: nothing to get\n", queue.c_str());
-      return kExitNotFound;
-    }
+    if (got == 0) return Fail(Status(Code::kNotFound, queue + ": nothing to get"));
     return kExitOk;
   }
 
   if (*tail) {
     for (;;) {
-      auto r = client.Get(queue, subscription, 100, milliseconds(follow ? 1000 : 0));
+      auto r = client.Get(queue, subscription, 100, milliseconds(follow ? 1000 : 0),
+                          milliseconds(kDefaultLeaseMs));
       if (!r.ok()) return Fail(r.status());
       if (r->empty()) {
         if (follow) continue;
@@ -549,7 +584,8 @@ int main(int argc, char** argv) {
       std::printf("%s %d of %zu leases\n", *ack_cmd ? "acked" : "nacked", r.value(),
                   lease_ids.size());
     }
-    return r.value() == 0 ? kExitNotFound : kExitOk;
+    if (r.value() == 0) return Fail(Status(Code::kNotFound, queue + ": no lease matched"));
+    return kExitOk;
   }
 
   if (*peek || *create) {
@@ -574,10 +610,7 @@ int main(int argc, char** argv) {
     } else if (r->head_item) {
       std::printf("%s\n", r->head_item->c_str());
     }
-    if (!r->head_item) {
-      if (!json) std::fprintf(stderr, "saker: %s: empty\n", queue.c_str());
-      return kExitNotFound;
-    }
+    if (!r->head_item) return Fail(Status(Code::kNotFound, queue + ": empty"));
     return kExitOk;
   }
 

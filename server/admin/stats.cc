@@ -327,34 +327,45 @@ std::string Json(const Snapshot& s) {
   return out;
 }
 
-std::string StatusPage(const Snapshot& s) {
+std::string StatusPage(const Snapshot& s, const History& history) {
   const ServerCounters& c = *s.counters;
   std::string out =
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>saker</title>"
       "<meta http-equiv=\"refresh\" content=\"5\"><style>body{font-family:sans-serif;margin:2em}"
       "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
-      "text-align:right}th:first-child,td:first-child{text-align:left}</style></head><body>";
+      "text-align:right}th:first-child,td:first-child{text-align:left}svg{vertical-align:middle}"
+      "</style></head><body>";
   out += fmt::format(
       "<h1>saker {}</h1><p>status <b>{}</b> &middot; up {} s &middot; {} connections &middot; "
       "{} puts &middot; {} gets &middot; put p99 &le; {} &micro;s</p>",
       SAKER_VERSION, s.status, (s.now_wall_ms - c.start_wall_ms) / 1000, c.connections.current,
       c.cmd_set, c.cmd_get, c.put_latency.QuantileUs(0.99));
   out +=
-      "<table><tr><th>queue</th><th>subscription</th><th>depth</th><th>lag (s)</th>"
-      "<th>leased</th><th>waiters</th><th>delivered</th><th>acked</th><th>put</th>"
-      "<th>log bytes</th></tr>";
+      "<table><tr><th>queue</th><th>subscription</th><th>depth</th><th>depth trend</th>"
+      "<th>put/s</th><th>get/s</th><th>lag (s)</th><th>leased</th><th>waiters</th>"
+      "<th>delivered</th><th>acked</th><th>put</th><th>log bytes</th></tr>";
   for (const auto& q : s.queues) {
+    // The trend and the rates are the queue's (every subscription's gets together): shown once,
+    // on its first row.
+    History::Rates rates = history.RatesOf(q.name);
+    std::string trend = DepthSparkline(history.Samples(q.name));
+    bool first = true;
     for (const auto& sub : q.subscriptions) {
       out += fmt::format(
-          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{}</td>"
-          "<td>{}</td><td>{}</td><td>{}</td></tr>",
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td>"
+          "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
           HtmlEscape(q.name), sub.name.empty() ? "(default)" : HtmlEscape(sub.name), sub.depth,
+          first ? trend : "", first ? fmt::format("{:.1f}", rates.put_per_s) : "",
+          first ? fmt::format("{:.1f}", rates.get_per_s) : "",
           static_cast<double>(sub.oldest_age_ms) / 1e3, sub.leased, sub.waiters, sub.delivered,
           sub.acked, q.put, q.log_bytes);
+      first = false;
     }
   }
   out +=
-      "</table><p><a href=\"/metrics\">/metrics</a> &middot; "
+      "</table><p>put/s and get/s: items per second over the last 6 samples; depth trend: the "
+      "last 60 samples (a minute and 10 minutes at the default status_sample_ms).</p>"
+      "<p><a href=\"/metrics\">/metrics</a> &middot; "
       "<a href=\"/stats.json\">/stats.json</a></p></body></html>\n";
   return out;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/admin/counters.h"
+#include "server/admin/history.h"
 #include "server/queue/queue_manager.h"
 #include "server/storage/storage_thread.h"
 
@@ -31,7 +32,8 @@ std::string KestrelDumpStats(const Snapshot& s, const std::vector<std::string>& 
 std::string Prometheus(const Snapshot& s);
 // /stats.json: one JSON object.
 std::string Json(const Snapshot& s);
-// The status page: queues, depths, rates and lag, as HTML.
-std::string StatusPage(const Snapshot& s);
+// The status page: queues, depths, lag, and from `history` each queue's put and get rates and a
+// depth sparkline (inline SVG), as one HTML page with no scripts and no external assets.
+std::string StatusPage(const Snapshot& s, const History& history);
 
 }  // namespace saker::admin

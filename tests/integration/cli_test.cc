@@ -1,4 +1,5 @@
-// The `saker` CLI against a real sakerd: every subcommand, --json, exit codes.
+// The `saker` CLI against a real sakerd: every subcommand, --json, exit codes and messages (as
+// README.md states them), --version, --key, global flags anywhere, the default lease.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -41,23 +42,28 @@ bool Contains(const std::string& text, const std::string& part) {
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(server_.Start()); }
+  // Queue "small" takes items of at most 8 bytes, for the server's INVALID_ARGUMENT refusals.
+  void SetUp() override {
+    WriteAll(config_, "[queues.\"small\"]\nmax_item_size = 8\n");
+    ASSERT_TRUE(server_.Start());
+  }
   void TearDown() override {
     if (HasFailure()) std::fprintf(stderr, "sakerd log:\n%s\n", server_.Log().c_str());
   }
 
   std::string Server() const { return "127.0.0.1:" + std::to_string(server_.port("thrift")); }
 
-  // Runs `saker --server SERVER ARGS` through the shell (stdin from `input`), capturing stdout
-  // and stderr; `timeout` ends it if it hangs.
+  // Runs `saker --server SERVER ARGS` (no --server if SERVER is "") through the shell (stdin
+  // from `input`), capturing stdout and stderr; `timeout` ends it if it hangs.
   Output SakerAt(const std::string& server, const std::string& args,
                  const std::string& input = "") {
     std::string in_path = dir_.Join("stdin"), err_path = dir_.Join("stderr");
     WriteAll(in_path, input);
     auto limit = std::chrono::duration_cast<std::chrono::seconds>(Scaled(std::chrono::seconds(30)));
     std::string command = "timeout -k 5 " + std::to_string(limit.count()) + " " +
-                          std::string(SAKER_BIN_DIR) + "/saker --server " + server + " " + args +
-                          " < " + in_path + " 2> " + err_path;
+                          std::string(SAKER_BIN_DIR) + "/saker " +
+                          (server.empty() ? "" : "--server " + server + " ") + args + " < " +
+                          in_path + " 2> " + err_path;
     Output result;
     FILE* p = popen(command.c_str(), "r");
     char buf[4096];
@@ -91,7 +97,8 @@ class CliTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  ServerProcess server_{dir_.Join("data")};
+  std::string config_ = dir_.Join("saker.toml");
+  ServerProcess server_{dir_.Join("data"), {"--config", config_}};
 };
 
 TEST_F(CliTest, PutGetAckNack) {
@@ -364,6 +371,103 @@ TEST_F(CliTest, QuietDropsConfirmations) {
   EXPECT_EQ(Saker("-q get z --ack").out, "a\n") << "data is not a confirmation";
   EXPECT_EQ(Saker("-q flush z").out, "");
   EXPECT_EQ(Saker("-q delete z").out, "");
+}
+
+TEST_F(CliTest, VersionPrintsTheBuildsVersion) {
+  Output version = SakerAt("", "--version");
+  EXPECT_EQ(version.code, 0);
+  EXPECT_EQ(version.out, "saker " SAKER_VERSION "\n");
+  EXPECT_TRUE(Contains(Saker("--help").out, "--version"));
+}
+
+TEST_F(CliTest, GlobalFlagsGoAfterTheCommandToo) {
+  const std::string server = " --server " + Server();
+  Output put = SakerAt("", "put g a b --json" + server);
+  EXPECT_EQ(put.code, 0) << put.err;
+  EXPECT_EQ(put.out, "{\"accepted\":2,\"bytes\":2,\"offsets\":[1,2]}\n");
+  EXPECT_EQ(SakerAt("", "put g c -q" + server).out, "");
+  EXPECT_EQ(Saker("sub create g s --start earliest --json").out, "{\"ok\":true}\n")
+      << "a nested command takes them too";
+  EXPECT_EQ(Saker("status get --json").out, "{\"status\":\"up\"}\n");
+  EXPECT_EQ(Saker("get g --ack --timeout 2000 --max 3 --json").out.find("{\"lease_id\":0,"), 0u);
+  EXPECT_EQ(SakerAt("", "queues --server 127.0.0.1:1").code, 1);
+  EXPECT_EQ(Saker("queues --timeout 0").code, 2) << "checked wherever they stand";
+}
+
+TEST_F(CliTest, PutKeyDeduplicates) {
+  EXPECT_EQ(Saker("put d --key order-17 first").out, "put 1 item, offset 1\n");
+  Output again = Saker("put d --key order-17 retried");
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out, "put 1 item, offset 1\n") << "the repeat answers the first put's offset";
+  EXPECT_EQ(Saker("put d --key a --key b x y").out, "put 2 items, offsets 2..3\n");
+  Output stats = Saker("--json stats d");
+  EXPECT_TRUE(Contains(stats.out, "\"next_offset\":4,") && Contains(stats.out, "\"items\":3,") &&
+              Contains(stats.out, "\"deduplicated\":1,"))
+      << stats.out;
+  EXPECT_EQ(Saker("get d --ack --max 5").out, "first\nx\ny\n");
+
+  Output mismatch = Saker("put d --key only-one x y");
+  EXPECT_EQ(mismatch.code, 2);
+  EXPECT_EQ(mismatch.err, "saker: --key: 1 key for 2 items (one key per item)\n");
+  EXPECT_EQ(Saker("peek d").code, 3) << "nothing was put";
+}
+
+TEST_F(CliTest, MessagesAndExitCodesAsTheReadmeSays) {
+  EXPECT_EQ(Saker("put m one").out, "put 1 item, offset 1\n");
+  EXPECT_EQ(Saker("put m two three").out, "put 2 items, offsets 2..3\n");
+  EXPECT_EQ(Saker("put m", "").out, "put 0 items\n");
+  ASSERT_EQ(Saker("flush m").code, 0);
+
+  Output nothing = Saker("get m");
+  EXPECT_EQ(nothing.code, 3);
+  EXPECT_EQ(nothing.out, "");
+  EXPECT_EQ(nothing.err, "saker: NOT_FOUND: m: nothing to get\n");
+  Output empty = Saker("--json peek m");
+  EXPECT_EQ(empty.code, 3);
+  EXPECT_EQ(empty.err, "saker: NOT_FOUND: m: empty\n");
+  Output unmatched = Saker("ack m 12345");
+  EXPECT_EQ(unmatched.code, 3);
+  EXPECT_EQ(unmatched.out, "acked 0 of 1 leases\n");
+  EXPECT_EQ(unmatched.err, "saker: NOT_FOUND: m: no lease matched\n");
+  EXPECT_EQ(Saker("nack m 12345").code, 3);
+
+  // A put the server refuses as invalid (item 2 is over the queue's max_item_size) is a usage
+  // error, 2, like every INVALID_ARGUMENT; what went in before it stays.
+  Output refused = Saker("put small ok far-too-long");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_TRUE(refused.err.starts_with("saker: INVALID_ARGUMENT: ")) << refused.err;
+  EXPECT_TRUE(refused.err.ends_with(" (after putting 1 of 2 items)\n")) << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_EQ(Saker("get small --ack --max 5").out, "ok\n");
+
+  // Usage errors are one line too.
+  Output usage = Saker("get m --max 0");
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_EQ(std::count(usage.err.begin(), usage.err.end(), '\n'), 1) << usage.err;
+  EXPECT_TRUE(usage.err.starts_with("saker: --max: ")) << usage.err;
+}
+
+TEST_F(CliTest, LeasedGetComesBackAfterItsLease) {
+  ASSERT_EQ(Saker("put l short").code, 0);
+  Output leased = Saker("get l --lease-ms 3000");
+  ASSERT_EQ(leased.code, 0) << leased.err;
+  EXPECT_TRUE(leased.out.ends_with("\tshort\n")) << leased.out;
+  EXPECT_EQ(Saker("get l --ack").code, 3) << "leased, so not deliverable";
+  Output back = Saker("get l --ack --wait 10000");
+  EXPECT_EQ(back.out, "short\n") << back.err;
+}
+
+TEST_F(CliTest, LeasedGetHasAFiniteDefaultLease) {
+  EXPECT_TRUE(Contains(Saker("get --help").out, "--lease-ms INT:INT in [0 - 2147483647]=30000"))
+      << Saker("get --help").out;
+  ASSERT_EQ(Saker("put l forgotten").code, 0);
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(Saker("get l").code, 0) << "taken with the default lease, never acked";
+  // A blocking get is woken when the lease runs out and the item is deliverable again.
+  Output back = Saker("--timeout 60000 get l --ack --wait 60000");
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(back.out, "forgotten\n") << back.err;
+  EXPECT_GE(waited, std::chrono::seconds(29));
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ TEST(ConfigTest, PackagedReferenceParsesToTheDefaults) {
   EXPECT_EQ(file->engine.node_id, builtin->engine.node_id);
   EXPECT_EQ(file->engine.defaults.sync, builtin->engine.defaults.sync);
   EXPECT_EQ(file->log_level, builtin->log_level);
+  EXPECT_EQ(file->status_sample_ms, builtin->status_sample_ms);
   EXPECT_EQ(file->max_connections, builtin->max_connections);
   EXPECT_EQ(file->limits.max_request_bytes, builtin->limits.max_request_bytes);
   EXPECT_EQ(file->limits.max_item_size, builtin->limits.max_item_size);
