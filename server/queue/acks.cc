@@ -124,7 +124,8 @@ bool Engine::OwnerOldest(uint64_t owner, std::string_view name, bool confirm) {
   if (confirm) {
     Ack(std::span<const uint64_t>(&id, 1));
   } else {
-    Abort(std::span<const uint64_t>(&id, 1), 0);
+    // An explicit abort (memcache /abort): the queue's redelivery delay and backoff apply.
+    Abort(std::span<const uint64_t>(&id, 1), -1);
   }
   return true;
 }
