@@ -154,6 +154,7 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
   if (key == "direct_io_min_bytes") return r.Bytes(v, key, &e.direct_io_min_bytes);
   if (key == "commit_interval_ms") return r.Int(v, key, 1, 60'000, &e.commit_interval_ms);
   if (key == "tick_ms") return r.Int(v, key, 1, 10'000, &e.tick_ms);
+  if (key == "expiry_sweep_ms") return r.Int(v, key, 0, 3'600'000, &e.expiry_sweep_ms);
   if (key == "read_bytes") return r.Bytes(v, key, &e.read_bytes);
   return r.Error(v, key, "unknown key in [server]");
 }

@@ -47,6 +47,10 @@ void Engine::Tick() {
         break;
     }
   }
+  if (config_.expiry_sweep_ms > 0 && now - last_sweep_ms_ >= config_.expiry_sweep_ms) {
+    last_sweep_ms_ = now;
+    SweepExpired();
+  }
   if (now - last_commit_ms_ >= config_.commit_interval_ms &&
       (!checkpoint_due_.empty() || !pending_meta_.empty() || !remove_dirs_.empty())) {
     Checkpoint(nullptr);

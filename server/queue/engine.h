@@ -189,6 +189,9 @@ class Engine final : public CommitSink {
   void ExpireItem(Subscription* s, uint64_t offset, const storage::RecordView& rec);
 
   // dead_letter.cc
+  // The expiration timer (dead_letter.cc): expires the expired items at every subscription's
+  // head, as Fill would, without delivering anything.
+  void SweepExpired();
   void MoveOut(Subscription* s, uint64_t offset, const storage::RecordView& rec,
                const std::string& target, bool dead_letter);
 
@@ -211,6 +214,9 @@ class Engine final : public CommitSink {
   void CompleteWaits(Queue* q);
 
   // queue_stats.cc
+  // After a restart: the first batch of every backlog is read back (Queue::head), so its age
+  // is known before a get.
+  void LoadHeads();
   QueueStats StatsOf(const Queue* q) const;
   SubscriptionStats StatsOf(const Subscription* s) const;
 
@@ -272,6 +278,7 @@ class Engine final : public CommitSink {
   bool commit_again_ = false;
   std::vector<std::function<void(Status)>> commit_waiters_;
   int64_t last_commit_ms_ = 0;
+  int64_t last_sweep_ms_ = 0;
   int64_t last_forget_ms_ = 0;
 
   uint64_t next_queue_id_ = 1;

@@ -79,6 +79,9 @@ struct EngineConfig {
   int64_t commit_interval_ms = 5;
   // Resolution of lease, waiter and redelivery deadlines.
   int64_t tick_ms = 10;
+  // Kestrel's expiration timer: this often, every subscription's expired head items are
+  // expired (moved to expire_to, or dropped) with no reader; 0 = only when read.
+  int64_t expiry_sweep_ms = 1'000;
   // Bytes asked from the log per cold read, and the threads that serve cold reads.
   uint64_t read_bytes = 1 << 20;
   int reader_threads = 1;

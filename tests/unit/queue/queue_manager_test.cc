@@ -237,6 +237,27 @@ TEST_F(QueueManagerTest, ExpireToMovesExpiredItems) {
   EXPECT_TRUE(h_.Take("pending").empty());
 }
 
+TEST(QueueExpiryTimerTest, MovesExpiredHeadsWithNobodyReadingAndStopsAtALiveItem) {
+  saker::test::TempDir dir;
+  test::EngineHarness h(dir.path());
+  h.config().expiry_sweep_ms = 100;
+  h.Start();
+  QueueConfig cfg = h.config().defaults;
+  cfg.max_age_ms = 1000;
+  cfg.expire_to = "ready";
+  ASSERT_TRUE(h->SetQueueConfig("pending", cfg).ok());
+  h.PutOk("pending", {"a", "b"});
+  h.Advance(500);
+  h.PutOk("pending", {"c"});
+  h.Advance(600);  // a and b are past max_age_ms, c is not
+  h.RunUntil([&] { return h->GetQueueStats("ready")->items == 2; });
+  EXPECT_EQ(h->GetQueueStats("pending")->items, 1u);
+  h.Advance(500);
+  h.RunUntil([&] { return h->GetQueueStats("ready")->items == 3; });
+  EXPECT_EQ(h.Take("ready"), (Strings{"a", "b", "c"}));
+  EXPECT_EQ(h->GetQueueStats("pending")->items, 0u);
+}
+
 TEST_F(QueueManagerTest, BlockingGetIsServedByLaterPutInArrivalOrder) {
   std::vector<std::string> first, second;
   GetOptions o;

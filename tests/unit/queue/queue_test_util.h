@@ -26,6 +26,8 @@ class EngineHarness {
     config_.defaults.sync = storage::SyncPolicy{storage::SyncPolicy::Mode::kNever, 0};
     config_.defaults.dedupe_window_ms = 60'000;
     config_.tick_ms = 1;
+    // Expiry at reads and flush_expired only, unless a test turns the expiration timer on.
+    config_.expiry_sweep_ms = 0;
   }
   ~EngineHarness() { Stop(); }
 
