@@ -13,6 +13,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,9 @@ struct Queue {
   std::map<std::string, std::unique_ptr<Subscription>, std::less<>> subs;  // "" first
   DedupeIndex dedupe;
   std::deque<BatchInfo> index;  // batches put this run, for timestamps and bytes
+  // After a restart, the backlog's first batch (its bytes_before unused), read back by
+  // LoadHeads: its timestamp is the oldest age until a get brings the head into memory.
+  std::optional<BatchInfo> head;
   uint64_t bytes_total = 0;
   QueueStats counters;
 

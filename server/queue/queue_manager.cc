@@ -56,6 +56,7 @@ void Engine::Start() {
   uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
   last_commit_ms_ = Now();
   last_forget_ms_ = Now();
+  LoadHeads();
 }
 
 Result<std::unique_ptr<QueueManager>> QueueManager::Open(EngineConfig config, EventLoop* loop,

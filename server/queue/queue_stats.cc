@@ -37,9 +37,38 @@ SubscriptionStats Engine::StatsOf(const Subscription* s) const {
           break;
         }
       }
+      if (st.oldest_age_ms == 0 && q->head && q->head->base <= oldest && oldest < q->head->end) {
+        st.oldest_age_ms = std::max<int64_t>(0, Wall() - q->head->first_ts);
+      }
     }
   }
   return st;
+}
+
+void Engine::LoadHeads() {
+  // Batches put before the restart are neither in the tail cache nor in q->index: without its
+  // first batch a backlog's oldest age would read 0 until the first get. One small read per
+  // queue with a backlog, in the background (the server is ready meanwhile); only the batch's
+  // offsets and timestamp are kept.
+  constexpr size_t kHeadReadBytes = 4096;
+  for (auto& [name, q] : queues_) {
+    if (q->failed || !q->log) continue;
+    const uint64_t floor = MinFloor(q.get());
+    if (floor >= q->commit_end || FindResident(q.get(), floor) != nullptr) continue;
+    reader_.Read(
+        q->log, floor, kHeadReadBytes,
+        [this, alive = alive_, id = q->id,
+         gen = q->truncations](Result<std::vector<storage::BatchPtr>> read) {
+          Queue* q = *alive ? FindQueue(id) : nullptr;
+          if (q == nullptr || gen != q->truncations || !read.ok() || read->empty()) {
+            return;
+          }
+          const storage::BatchPtr& b = read->front();
+          q->head = BatchInfo{b->base_offset(), b->end_offset(),
+                              b->Record(b->base_offset()).timestamp_ms, 0};
+        },
+        /*peek=*/true);
+  }
 }
 
 QueueStats Engine::StatsOf(const Queue* q) const {

@@ -28,10 +28,11 @@ void ReaderPool::Stop() {
   threads_.clear();
 }
 
-void ReaderPool::Read(std::shared_ptr<Log> log, uint64_t offset, size_t max_bytes, ReadDone done) {
+void ReaderPool::Read(std::shared_ptr<Log> log, uint64_t offset, size_t max_bytes, ReadDone done,
+                      bool peek) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(Request{std::move(log), offset, max_bytes, std::move(done)});
+    queue_.push_back(Request{std::move(log), offset, max_bytes, std::move(done), peek});
   }
   cv_.notify_one();
 }
@@ -62,7 +63,7 @@ Result<std::vector<BatchPtr>> ReaderPool::Serve(const Request& r) {
   const Log* key = r.log.get();
   // Taken before the buffer is looked at and before the read that may refill it.
   const uint64_t truncations = key->truncations();
-  if (r.offset < r.log->first_offset()) return r.log->Read(r.offset, r.max_bytes);
+  if (r.peek || r.offset < r.log->first_offset()) return r.log->Read(r.offset, r.max_bytes);
   std::vector<BatchPtr> out;
   size_t bytes = 0;
   {

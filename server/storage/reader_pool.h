@@ -40,8 +40,10 @@ class ReaderPool {
   // naming file and position. Requests are served in order per pool, by any thread. The
   // read-ahead buffer never outlives a Truncate of the log, but a Truncate that runs after
   // the read (before `done`) may cut what `done` gets: the caller discards reads it asked
-  // for before it truncated the log (Log::truncations()).
-  void Read(std::shared_ptr<Log> log, uint64_t offset, size_t max_bytes, ReadDone done);
+  // for before it truncated the log (Log::truncations()). A `peek` reads just what was asked
+  // and neither uses nor changes the read-ahead buffer (a glance at a log's head).
+  void Read(std::shared_ptr<Log> log, uint64_t offset, size_t max_bytes, ReadDone done,
+            bool peek = false);
 
   // Stops taking work, finishes what is queued (posting its completions) and joins.
   void Stop();
@@ -55,6 +57,7 @@ class ReaderPool {
     uint64_t offset;
     size_t max_bytes;
     ReadDone done;
+    bool peek = false;
   };
   void Main();
   Result<std::vector<BatchPtr>> Serve(const Request& r);

@@ -32,14 +32,14 @@ class SyncPool {
   void Drain(std::unique_lock<std::mutex>& lock);
 
   std::mutex mu_;
-  std::condition_variable start_cv_;  // a round began, or stopping_
-  std::condition_variable done_cv_;   // a round's last index finished
+  std::condition_variable start_cv_;                   // a round began, or stopping_
+  std::condition_variable done_cv_;                    // a round's last index finished
   const std::function<void(size_t)>* work_ = nullptr;  // guarded by mu_
-  size_t next_ = 0;                                      // guarded by mu_: next index to claim
-  size_t count_ = 0;                                     // guarded by mu_: the round's n
-  size_t finished_ = 0;                                  // guarded by mu_
-  uint64_t round_ = 0;                                   // guarded by mu_
-  bool stopping_ = false;                                // guarded by mu_
+  size_t next_ = 0;                                    // guarded by mu_: next index to claim
+  size_t count_ = 0;                                   // guarded by mu_: the round's n
+  size_t finished_ = 0;                                // guarded by mu_
+  uint64_t round_ = 0;                                 // guarded by mu_
+  bool stopping_ = false;                              // guarded by mu_
   std::vector<std::thread> helpers_;
 };
 
