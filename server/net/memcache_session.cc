@@ -75,8 +75,12 @@ void MemcacheSession::OnData(Connection* conn) {
       Immediate(conn, [&](std::string* out) { memcache::AppendProtocolError(out, r.error); });
       if (r.error.close) conn->CloseAfterWrite();
     }
+    if (r.kind == memcache::ParseResult::Kind::kNeedMore) {
+      // Bytes of a skipped data block: the refused set is over once the parser stops skipping.
+      parser_.skipping() ? conn->ConsumePartial(r.consumed) : conn->Consume(r.consumed);
+      return;
+    }
     conn->Consume(r.consumed);
-    if (r.kind == memcache::ParseResult::Kind::kNeedMore) return;
   }
 }
 
