@@ -227,9 +227,10 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   } else {
     counters->cmd_get++;
   }
-  if (!queue::ParseQueueName(req.queue).ok()) {
+  if (auto name = queue::ParseQueueName(req.queue); !name.ok()) {
     counters->protocol_errors++;
-    Immediate(conn, [&](std::string* out) { memcache::AppendClientError(out, "bad queue name"); });
+    Immediate(conn,
+              [&](std::string* out) { memcache::AppendClientError(out, name.status().message()); });
     return;
   }
   if (engine->status() == queue::ServerStatus::kQuiescent && !g.abort && !(g.close && !g.open)) {
