@@ -164,6 +164,23 @@ class BadInput(unittest.TestCase):
             s.close()
             self.assertTrue(line.startswith(b"CLIENT_ERROR " + message), (request, line))
 
+    def test_text_protocol_refuses_flush_and_delete_under_readonly(self):
+        s = self.dial("text")
+        reader = s.makefile("rb")
+        s.sendall(b"put textro:\nkept\n\nstatus readonly\n")
+        self.assertEqual(reader.readline(), b"+1\n")
+        self.assertEqual(reader.readline(), b"+0\n")
+        try:
+            for request in (b"flush textro\n", b"delete textro\n"):
+                s.sendall(request)
+                self.assertEqual(reader.readline(), b"-server is READONLY\n", request)
+        finally:
+            s.sendall(b"status up\n")
+            self.assertEqual(reader.readline(), b"+0\n")
+        s.sendall(b"peek textro\n")
+        self.assertEqual(reader.readline(), b":kept\n")
+        s.close()
+
     # --- request deadlines -------------------------------------------------------------------
 
     def assertTrickleIsCut(self, port_name, first, trickle):
