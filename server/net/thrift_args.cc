@@ -307,4 +307,17 @@ Status CheckStartArg(std::string_view method, int32_t kind, int64_t value) {
   return Status::OK();
 }
 
+Status CheckSubscriptionCall(std::string_view method, std::string_view queue,
+                             std::string_view subscription, bool allow_default, int32_t kind,
+                             int64_t value) {
+  SAKER_RETURN_IF_ERROR(CheckQueueArg(method, queue));
+  SAKER_RETURN_IF_ERROR(CheckSubscriptionArg(method, subscription, allow_default));
+  return CheckStartArg(method, kind, value);
+}
+
+Status CheckLeaseCall(std::string_view method, std::string_view queue, size_t lease_ids) {
+  SAKER_RETURN_IF_ERROR(CheckQueueArg(method, queue));
+  return CheckNotEmpty(method, "lease_ids", lease_ids);
+}
+
 }  // namespace saker::net

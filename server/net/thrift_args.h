@@ -34,7 +34,14 @@ Status CheckNotEmpty(std::string_view method, std::string_view field, size_t siz
 // An integer argument within [lo, hi].
 Status CheckRange(std::string_view method, std::string_view field, int64_t value, int64_t lo,
                   int64_t hi);
-// A StartPosition: a known kind; OFFSET from 1, TIMESTAMP from 0.
+// A StartPosition: a known kind; OFFSET and TIMESTAMP values from 0.
 Status CheckStartArg(std::string_view method, int32_t kind, int64_t value);
+
+// A call naming one subscription of a queue and a start position (create, seek).
+Status CheckSubscriptionCall(std::string_view method, std::string_view queue,
+                             std::string_view subscription, bool allow_default, int32_t kind,
+                             int64_t value);
+// An ack, nack or extend_leases: `queue` routes the call; there must be lease ids.
+Status CheckLeaseCall(std::string_view method, std::string_view queue, size_t lease_ids);
 
 }  // namespace saker::net

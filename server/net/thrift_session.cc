@@ -70,21 +70,6 @@ queue::StartPosition ToStart(const api::StartPosition& p) {
   }
 }
 
-// The checks of a call naming one subscription of a queue and a start position.
-Status CheckSubscriptionCall(std::string_view method, std::string_view queue,
-                             std::string_view subscription, bool allow_default,
-                             const api::StartPosition& start) {
-  SAKER_RETURN_IF_ERROR(CheckQueueArg(method, queue));
-  SAKER_RETURN_IF_ERROR(CheckSubscriptionArg(method, subscription, allow_default));
-  return CheckStartArg(method, start.kind, start.value);
-}
-
-// The checks of an ack, nack or extend_leases: `queue` routes the call; the ids name leases.
-Status CheckLeaseCall(std::string_view method, std::string_view queue, size_t ids) {
-  SAKER_RETURN_IF_ERROR(CheckQueueArg(method, queue));
-  return CheckNotEmpty(method, "lease_ids", ids);
-}
-
 api::SubscriptionInfo ToInfo(const queue::SubscriptionStats& s) {
   api::SubscriptionInfo i;
   i.name = s.name;
@@ -506,7 +491,8 @@ void Service::extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_
 void Service::create_subscription(std::function<void()> cob, ExnCob exn_cob,
                                   const std::string& queue, const std::string& subscription,
                                   const api::StartPosition& start) {
-  Status s = CheckSubscriptionCall("create_subscription", queue, subscription, false, start);
+  Status s = CheckSubscriptionCall("create_subscription", queue, subscription, false, start.kind,
+                                   start.value);
   if (s.ok()) s = engine()->CreateSubscription(queue, subscription, ToStart(start));
   if (!s.ok()) return Throw(exn_cob, s);
   cob();
@@ -515,7 +501,8 @@ void Service::create_subscription(std::function<void()> cob, ExnCob exn_cob,
 void Service::seek_subscription(std::function<void()> cob, ExnCob exn_cob, const std::string& queue,
                                 const std::string& subscription,
                                 const api::StartPosition& position) {
-  Status s = CheckSubscriptionCall("seek_subscription", queue, subscription, true, position);
+  Status s = CheckSubscriptionCall("seek_subscription", queue, subscription, true, position.kind,
+                                   position.value);
   if (s.ok()) s = engine()->Seek(SubName(queue, subscription), ToStart(position));
   if (!s.ok()) return Throw(exn_cob, s);
   cob();
