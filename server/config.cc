@@ -148,6 +148,9 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
   if (key == "max_item_size") return r.Bytes(v, key, &c->limits.max_item_size);
   if (key == "max_open_reads") return r.Unsigned(v, key, &c->limits.max_open_reads, 1);
   if (key == "client_timeout_ms") return r.Int(v, key, 0, kInt64Max, &c->client_timeout_ms);
+  if (key == "request_timeout_ms") {
+    return r.Int(v, key, 0, kInt64Max, &c->limits.request_timeout_ms);
+  }
   queue::EngineConfig& e = c->engine;
   if (key == "tail_cache_bytes") return r.Bytes(v, key, &e.tail_cache_bytes);
   if (key == "syncfs_min_queues") return r.Unsigned(v, key, &e.syncfs_min_queues, 0);

@@ -71,7 +71,7 @@ struct ServerConfig {
   // Connections that sent nothing for this long, with no reply pending, are closed (Kestrel
   // clientTimeout); 0 = never.
   int64_t client_timeout_ms = 0;
-  // [server] max_request_bytes, max_item_size, max_open_reads.
+  // [server] max_request_bytes, max_item_size, max_open_reads, request_timeout_ms.
   net::ConnectionLimits limits;
   // [server] data_dir, node_id, tail_cache_bytes, syncfs_min_queues, direct_io_min_bytes,
   // commit_interval_ms, tick_ms, read_bytes. Its `defaults` and `config_for` come from

@@ -48,15 +48,19 @@ Status Server::Start() {
       &tick_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->engine_->Tick(); }, tick,
       tick);
 
-  uv_timer_init(loop_.uv(), &idle_timer_);
-  idle_timer_.data = this;
-  if (config_.client_timeout_ms > 0) {
-    auto every =
-        static_cast<uint64_t>(std::clamp<int64_t>(config_.client_timeout_ms / 4, 10, 1000));
-    uv_timer_start(
-        &idle_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CloseIdleConnections(); },
-        every, every);
+  // One sweep, at a quarter of the shortest timeout, closes idle connections and requests past
+  // their deadline (the admin port's head deadline is never 0).
+  const net::ConnectionLimits admin_limits = net::HttpLimits(config_.limits);
+  int64_t shortest = admin_limits.request_timeout_ms;
+  for (int64_t t : {config_.client_timeout_ms, config_.limits.request_timeout_ms}) {
+    if (t > 0) shortest = std::min(shortest, t);
   }
+  auto every = static_cast<uint64_t>(std::clamp<int64_t>(shortest / 4, 10, 1000));
+  uv_timer_init(loop_.uv(), &sweep_timer_);
+  sweep_timer_.data = this;
+  uv_timer_start(
+      &sweep_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->SweepConnections(); },
+      every, every);
 
   uv_timer_init(loop_.uv(), &sample_timer_);
   sample_timer_.data = this;
@@ -69,15 +73,15 @@ Status Server::Start() {
       },
       sample, sample);
 
-  SAKER_RETURN_IF_ERROR(StartListener("memcache", config_.memcache_port, [this] {
+  SAKER_RETURN_IF_ERROR(StartListener("memcache", config_.memcache_port, config_.limits, [this] {
     return std::make_unique<net::MemcacheSession>(this);
   }));
-  SAKER_RETURN_IF_ERROR(StartListener("thrift", config_.thrift_port, [this] {
+  SAKER_RETURN_IF_ERROR(StartListener("thrift", config_.thrift_port, config_.limits, [this] {
     return std::make_unique<net::ThriftSession>(this);
   }));
-  SAKER_RETURN_IF_ERROR(StartListener("text", config_.text_port,
+  SAKER_RETURN_IF_ERROR(StartListener("text", config_.text_port, config_.limits,
                                       [this] { return std::make_unique<net::TextSession>(this); }));
-  SAKER_RETURN_IF_ERROR(StartListener("admin", config_.admin_port, [this] {
+  SAKER_RETURN_IF_ERROR(StartListener("admin", config_.admin_port, admin_limits, [this] {
     return std::make_unique<net::HttpHandler>(&admin_router_);
   }));
 
@@ -109,12 +113,12 @@ Status Server::Start() {
   return Status::OK();
 }
 
-Status Server::StartListener(const std::string& name, int port,
+Status Server::StartListener(const std::string& name, int port, const net::ConnectionLimits& limits,
                              net::Listener::HandlerFactory factory) {
   if (port < 0) return Status::OK();
-  auto listener = std::make_unique<net::Listener>(loop_.uv(), name, std::move(factory), &writes_,
-                                                  config_.limits, &counters_.connections,
-                                                  config_.max_connections);
+  auto listener =
+      std::make_unique<net::Listener>(loop_.uv(), name, std::move(factory), &writes_, limits,
+                                      &counters_.connections, config_.max_connections);
   listener->set_on_connection([this](std::shared_ptr<net::Connection> conn) {
     // Forget connections that have gone, so the list stays as long as the live set.
     if (connections_.size() > 64 && connections_.size() > 2 * counters_.connections.current) {
@@ -129,14 +133,14 @@ Status Server::StartListener(const std::string& name, int port,
 
 void Server::Run() { loop_.Run(); }
 
-void Server::CloseIdleConnections() {
+void Server::SweepConnections() {
   uint64_t now = uv_now(loop_.uv());
   auto timeout = static_cast<uint64_t>(config_.client_timeout_ms);
   std::erase_if(connections_, [](const auto& w) { return w.expired(); });
   for (auto& weak : connections_) {
     auto conn = weak.lock();
-    if (conn && !conn->closed() && conn->pending_replies() == 0 &&
-        now - conn->last_read_ms() >= timeout) {
+    if (!conn || conn->closed() || conn->CloseIfRequestOverdue(now)) continue;
+    if (timeout > 0 && conn->pending_replies() == 0 && now - conn->last_read_ms() >= timeout) {
       logging::Get("net").debug("closing idle connection {} from {}", conn->id(), conn->peer());
       conn->Close();
     }
@@ -162,7 +166,7 @@ void Server::Shutdown() {
     if (auto conn = weak.lock()) conn->CloseAfterWrite();
   }
   uv_timer_stop(&tick_timer_);
-  uv_timer_stop(&idle_timer_);
+  uv_timer_stop(&sweep_timer_);
   uv_timer_stop(&sample_timer_);
   for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) uv_signal_stop(sig);
   engine_->Close([this](Status s) {

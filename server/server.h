@@ -53,10 +53,13 @@ class Server final : public net::Context {
   const std::string& ready_line() const { return ready_line_; }
 
  private:
-  Status StartListener(const std::string& name, int port, net::Listener::HandlerFactory factory);
+  Status StartListener(const std::string& name, int port, const net::ConnectionLimits& limits,
+                       net::Listener::HandlerFactory factory);
   net::HttpResponse RouteAdmin(const net::HttpRequest& req);
   static void OnSignal(uv_signal_t* handle, int signum);
-  void CloseIdleConnections();
+  // Closes connections idle past client_timeout_ms and those whose request is past its deadline
+  // (request_timeout_ms; the admin port's head deadline).
+  void SweepConnections();
 
   ServerConfig config_;
   EventLoop loop_;
@@ -68,7 +71,7 @@ class Server final : public net::Context {
   std::vector<std::weak_ptr<net::Connection>> connections_;
   net::HttpRouter admin_router_;
   uv_timer_t tick_timer_;
-  uv_timer_t idle_timer_;
+  uv_timer_t sweep_timer_;
   // Samples every queue into history_ each status_sample_ms, for the status page.
   uv_timer_t sample_timer_;
   admin::History history_;

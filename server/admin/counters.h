@@ -13,7 +13,8 @@ namespace saker::admin {
 struct ConnectionCounters {
   uint64_t current = 0;
   uint64_t total = 0;
-  uint64_t refused = 0;  // over max_connections
+  uint64_t refused = 0;           // over max_connections
+  uint64_t request_timeouts = 0;  // closed with a request unfinished past request_timeout_ms
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
 };

@@ -178,6 +178,8 @@ std::string Prometheus(const Snapshot& s) {
   counter("saker_connections_total", "Accepted client connections.", c.connections.total);
   counter("saker_connections_refused_total", "Connections refused over max_connections.",
           c.connections.refused);
+  counter("saker_request_timeouts_total", "Connections closed with a request past its deadline.",
+          c.connections.request_timeouts);
   counter("saker_bytes_read_total", "Bytes read from clients.", c.connections.bytes_read);
   counter("saker_bytes_written_total", "Bytes written to clients.", c.connections.bytes_written);
   counter("saker_protocol_errors_total", "Malformed requests on any protocol.", c.protocol_errors);

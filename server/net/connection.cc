@@ -76,9 +76,27 @@ std::shared_ptr<Connection> Connection::Accept(uv_stream_t* server,
 void Connection::StartReading() { UpdateReading(); }
 
 void Connection::Consume(size_t n) {
+  ConsumePartial(n);
+  if (n > 0) in_request_ = false;
+}
+
+void Connection::ConsumePartial(size_t n) {
   SAKER_CHECK(n <= in_end_ - in_start_);
   in_start_ += n;
   if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+}
+
+bool Connection::CloseIfRequestOverdue(uint64_t now_ms) {
+  if (!in_request_ || closed() || limits_.request_timeout_ms <= 0 ||
+      now_ms - request_start_ms_ < static_cast<uint64_t>(limits_.request_timeout_ms)) {
+    return false;
+  }
+  static auto& log = logging::Get("net");
+  log.debug("connection {} from {}: request unfinished after {} ms (request_timeout_ms), closing",
+            id_, peer_, now_ms - request_start_ms_);
+  counters_->request_timeouts++;
+  Close();
+  return true;
 }
 
 void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -164,6 +182,15 @@ void Connection::Dispatch() {
     handler_->OnData(this);
   } while (resume_when_idle_ && slots_.empty());
   in_on_data_ = false;
+  // What is left is the start of the next request, unless the handler is holding a whole one
+  // back (ResumeWhenIdle): the deadline runs from the read that brought its first byte.
+  const bool partial = (in_end_ > in_start_ || handler_->InRequest()) && !resume_when_idle_;
+  if (!partial) {
+    in_request_ = false;
+  } else if (!in_request_) {
+    in_request_ = true;
+    request_start_ms_ = uv_now(tcp_.loop);
+  }
 }
 
 std::string* Connection::direct_output() {

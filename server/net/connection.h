@@ -37,6 +37,9 @@ class ProtocolHandler {
   // The connection is closing (peer left, error, or Close()); release waiters and leases.
   // Called exactly once; no more OnData after it.
   virtual void OnClose(Connection* conn) = 0;
+  // True while the handler is inside a request whose bytes are not in conn->input() (a memcache
+  // data block it skips as it arrives): the request deadline keeps running.
+  virtual bool InRequest() const { return false; }
 };
 
 using admin::ConnectionCounters;
@@ -61,7 +64,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string_view input() const {
     return std::string_view(in_.get() + in_start_, in_end_ - in_start_);
   }
+  // Drops the first `n` bytes of input(): whole requests, whose deadline ends with them.
   void Consume(size_t n);
+  // Drops `n` bytes of a request that is not over (the handler's InRequest()): its deadline
+  // keeps running.
+  void ConsumePartial(size_t n);
+
+  // Request deadline (ConnectionLimits::request_timeout_ms). A request starts with its first
+  // byte and ends when the handler consumes it; a request the handler left unconsumed behind
+  // ResumeWhenIdle() is whole and waits on the server, so it does not count. Closes the
+  // connection (counting it in request_timeouts) and returns true if the request in progress
+  // started `request_timeout_ms` or more before `now_ms` (loop time).
+  bool CloseIfRequestOverdue(uint64_t now_ms);
 
   // Reserves the next reply position. Every reserved slot must be filled with Reply() or
   // Skip(); replies go out in slot order.
@@ -121,7 +135,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Called by the scheduler once per iteration: starts one uv_write of out_.
   void Flush();
   void UpdateReading();
-  // Runs the handler over buffered input (re-entry safe).
+  // Runs the handler over buffered input (re-entry safe), then starts or ends the request
+  // deadline.
   void Dispatch();
 
   uv_tcp_t tcp_;
@@ -152,6 +167,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool resume_when_idle_ = false;
   uint64_t last_read_ms_ = 0;
   bool in_on_data_ = false;
+  bool in_request_ = false;        // a request has started and is not whole yet
+  uint64_t request_start_ms_ = 0;  // loop time of its first byte
 };
 
 // Collects the connections written to during one loop iteration and flushes each once from a

@@ -48,6 +48,12 @@ bool HeaderSaysClose(std::string_view head) {
 
 }  // namespace
 
+ConnectionLimits HttpLimits(ConnectionLimits limits) {
+  const int64_t t = limits.request_timeout_ms;
+  limits.request_timeout_ms = t > 0 ? std::min(t, kHttpHeadTimeoutMs) : kHttpHeadTimeoutMs;
+  return limits;
+}
+
 void HttpHandler::OnData(Connection* conn) {
   while (!conn->closed()) {
     std::string_view in = conn->input();

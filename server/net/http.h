@@ -2,8 +2,9 @@
 // bodies are not accepted), hands GET and HEAD requests to a router and writes one response per
 // request, in order: keep-alive unless the client sends "Connection: close" or speaks HTTP/1.0.
 // Anything else gets an error response and a close: 400 (bad request line), 405 (not GET or
-// HEAD), 431 (head too large). The routes (/metrics, /stats.json, /healthz, /readyz, /) are the
-// Server's (server/server.cc), rendered by server/admin/stats.h; this file only frames.
+// HEAD), 431 (head too large). A head must arrive whole within the head deadline (HttpLimits), else
+// the connection is closed without a reply. The routes (/metrics, /stats.json, /healthz, /readyz,
+// /) are the Server's (server/server.cc), rendered by server/admin/stats.h; this file only frames.
 // Loop thread only.
 #pragma once
 
@@ -26,6 +27,11 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
 };
+
+// The admin port's limits: the clients' limits with the head deadline, request_timeout_ms capped
+// at kHttpHeadTimeoutMs (that alone when request_timeout_ms is 0).
+inline constexpr int64_t kHttpHeadTimeoutMs = 10'000;
+ConnectionLimits HttpLimits(ConnectionLimits limits);
 
 // Answers one request; runs on the loop thread, so it must not block.
 using HttpRouter = std::function<HttpResponse(const HttpRequest&)>;

@@ -281,12 +281,8 @@ void AppendVersion(std::string* out, std::string_view version) {
 void AppendStatus(std::string* out, std::string_view status) { AppendLine(out, status); }
 
 void AppendClientError(std::string* out, std::string_view message) {
-  out->append("CLIENT_ERROR");
-  if (!message.empty()) {
-    out->push_back(' ');
-    out->append(message);
-  }
-  out->append(kCrlf);
+  out->append("CLIENT_ERROR ");
+  AppendLine(out, message);
 }
 
 void AppendServerError(std::string* out, std::string_view message) {
@@ -302,7 +298,7 @@ void AppendProtocolError(std::string* out, const ProtocolError& error) {
   if (error.reply == ErrorReply::kNotStored) {
     AppendNotStored(out);
   } else {
-    AppendClientError(out);
+    AppendClientError(out, error.reason);
   }
 }
 

@@ -95,7 +95,7 @@ enum class ErrorReply : uint8_t {
 struct ProtocolError {
   ErrorReply reply = ErrorReply::kClientError;
   bool close = false;       // close the connection once the reply is written
-  std::string_view reason;  // static text for logs and the optional CLIENT_ERROR message
+  std::string_view reason;  // static text for logs and the CLIENT_ERROR message
 };
 
 struct Limits {
@@ -166,11 +166,12 @@ void AppendVersion(std::string* out, std::string_view version);
 void AppendReloaded(std::string* out);                         // "Reloaded config."
 void AppendStatus(std::string* out, std::string_view status);  // "UP", "READONLY", ...
 void AppendError(std::string* out);                            // "ERROR"
-// "CLIENT_ERROR" or "CLIENT_ERROR <message>"; Kestrel sends it bare.
-void AppendClientError(std::string* out, std::string_view message = {});
+// "CLIENT_ERROR <message>": the message says what was wrong (Kestrel sends it bare; clients
+// read the line's first word).
+void AppendClientError(std::string* out, std::string_view message);
 // "SERVER_ERROR" or "SERVER_ERROR <message>" (then close: clients retry on it).
 void AppendServerError(std::string* out, std::string_view message = {});
-// The reply for a parser error (CLIENT_ERROR without the reason, Kestrel's text, or NOT_STORED).
+// The reply for a parser error: CLIENT_ERROR with the reason, or NOT_STORED.
 void AppendProtocolError(std::string* out, const ProtocolError& error);
 
 // `stats`: "STAT <name> <value>" lines, then AppendEnd.

@@ -75,8 +75,12 @@ void MemcacheSession::OnData(Connection* conn) {
       Immediate(conn, [&](std::string* out) { memcache::AppendProtocolError(out, r.error); });
       if (r.error.close) conn->CloseAfterWrite();
     }
+    if (r.kind == memcache::ParseResult::Kind::kNeedMore) {
+      // Bytes of a skipped data block: the refused set is over once the parser stops skipping.
+      parser_.skipping() ? conn->ConsumePartial(r.consumed) : conn->Consume(r.consumed);
+      return;
+    }
     conn->Consume(r.consumed);
-    if (r.kind == memcache::ParseResult::Kind::kNeedMore) return;
   }
 }
 
@@ -231,9 +235,10 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   } else {
     counters->cmd_get++;
   }
-  if (!queue::ParseQueueName(req.queue).ok()) {
+  if (auto name = queue::ParseQueueName(req.queue); !name.ok()) {
     counters->protocol_errors++;
-    Immediate(conn, [&](std::string* out) { memcache::AppendClientError(out, "bad queue name"); });
+    Immediate(conn,
+              [&](std::string* out) { memcache::AppendClientError(out, name.status().message()); });
     return;
   }
   if (engine->status() == queue::ServerStatus::kQuiescent && !g.abort && !(g.close && !g.open)) {

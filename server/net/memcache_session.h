@@ -20,6 +20,8 @@ class MemcacheSession final : public ProtocolHandler {
   ~MemcacheSession() override;
   void OnData(Connection* conn) override;
   void OnClose(Connection* conn) override;
+  // While the data block of a refused (oversized) set is skipped as it arrives.
+  bool InRequest() const override { return parser_.skipping(); }
 
   struct State;  // shared with completions still in flight
 

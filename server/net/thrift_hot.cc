@@ -43,19 +43,25 @@ bool ReadStruct(Reader& r, int16_t max_id, uint32_t* seen, ReadField read) {
 // struct PutItem { 1: binary data, 2: optional string key, 3: i64 ttl_ms = 0 }
 bool DecodePutItem(Reader& r, int64_t now_wall_ms, queue::PutItem* item) {
   uint32_t seen;
-  return ReadStruct(r, 3, &seen, [&](int16_t id, uint8_t type) {
+  bool ok = ReadStruct(r, 3, &seen, [&](int16_t id, uint8_t type) {
     if (id == 1 && type == tbin::kString) {
       item->payload.assign(r.String());
     } else if (id == 2 && type == tbin::kString) {
       item->key.assign(r.String());
     } else if (id == 3 && type == tbin::kI64) {
-      item->expiry_ms = ExpiryAfter(now_wall_ms, r.I64());
+      const int64_t ttl_ms = r.I64();
+      if (ttl_ms < 0) return false;
+      item->expiry_ms = ExpiryAfter(now_wall_ms, ttl_ms);
     } else {
       return false;
     }
     return true;
   });
+  return ok && (seen & Field(1));
 }
+
+// A native call's subscription: "" (the default) or a name.
+bool ValidSubscription(std::string_view name) { return name.empty() || queue::IsValidName(name); }
 
 // Appends the strict message header of a reply to `method`, after a length placeholder;
 // returns where the placeholder is.
@@ -95,15 +101,18 @@ bool DecodeGetItemsArgs(std::string_view args, GetItemsCall* out) {
     return true;
   });
   const uint32_t required = Field(1) | Field(2) | Field(3);
-  return ok && (seen & required) == required;
+  return ok && (seen & required) == required && queue::ParseQueueName(out->queue).ok() &&
+         ValidSubscription(out->subscription) && out->max_items > 0 && out->wait_ms >= 0 &&
+         out->lease_ms >= 0;
 }
 
 bool DecodeAckArgs(std::string_view args, std::vector<uint64_t>* lease_ids) {
   Reader r(args);
   uint32_t seen;
+  std::string_view queue;
   bool ok = ReadStruct(r, 2, &seen, [&](int16_t id, uint8_t type) {
     if (id == 1 && type == tbin::kString) {
-      r.String();
+      queue = r.String();
     } else if (id == 2 && type == tbin::kList) {
       int32_t n = ListSize(r, tbin::kI64);
       if (n < 0) return false;
@@ -114,7 +123,8 @@ bool DecodeAckArgs(std::string_view args, std::vector<uint64_t>* lease_ids) {
     }
     return true;
   });
-  return ok && seen == (Field(1) | Field(2));
+  return ok && seen == (Field(1) | Field(2)) && queue::ParseQueueName(queue).ok() &&
+         !lease_ids->empty();
 }
 
 bool DecodePutItemsArgs(std::string_view args, int64_t now_wall_ms, PutCall* out) {
@@ -135,7 +145,8 @@ bool DecodePutItemsArgs(std::string_view args, int64_t now_wall_ms, PutCall* out
     }
     return true;
   });
-  return ok && seen == (Field(1) | Field(2));
+  return ok && seen == (Field(1) | Field(2)) && queue::ParseQueueName(out->queue).ok() &&
+         !out->items.empty();
 }
 
 bool DecodeKestrelPutArgs(std::string_view args, int64_t now_wall_ms, PutCall* out) {
@@ -163,64 +174,63 @@ bool DecodeKestrelPutArgs(std::string_view args, int64_t now_wall_ms, PutCall* o
   return true;
 }
 
+void AppendNativeError(std::string* out, std::string_view method, int32_t seqid, const Status& st) {
+  // <Method>_result { 1: SakerError err }
+  const size_t at = BeginReply(out, method, seqid);
+  tbin::AppendFieldHeader(out, tbin::kStruct, 1);
+  AppendError(out, st);
+  out->push_back(static_cast<char>(tbin::kStop));
+  tbin::PatchFrameLength(out, at);
+}
+
 void AppendPutItemsReply(std::string* out, int32_t seqid, const Result<queue::PutResult>& r) {
+  if (!r.ok()) return AppendNativeError(out, "put_items", seqid, r.status());
   const size_t at = BeginReply(out, "put_items", seqid);
-  if (!r.ok()) {
-    // Saker_put_items_result { 1: SakerError err }
-    tbin::AppendFieldHeader(out, tbin::kStruct, 1);
-    AppendError(out, r.status());
-  } else {
-    // Saker_put_items_result { 0: PutResult success }
-    // PutResult { 1: i32 accepted, 2: list<i64> offsets, 3: optional SakerError refused }
-    tbin::AppendFieldHeader(out, tbin::kStruct, 0);
-    tbin::AppendFieldHeader(out, tbin::kI32, 1);
-    tbin::AppendBe32(out, r->accepted);
-    tbin::AppendFieldHeader(out, tbin::kList, 2);
-    out->push_back(static_cast<char>(tbin::kI64));
-    tbin::AppendBe32(out, static_cast<uint32_t>(r->offsets.size()));
-    for (uint64_t offset : r->offsets) tbin::AppendBe64(out, offset);
-    if (!r->refused.ok()) {
-      tbin::AppendFieldHeader(out, tbin::kStruct, 3);
-      AppendError(out, r->refused);
-    }
-    out->push_back(static_cast<char>(tbin::kStop));
+  // Saker_put_items_result { 0: PutResult success }
+  // PutResult { 1: i32 accepted, 2: list<i64> offsets, 3: optional SakerError refused }
+  tbin::AppendFieldHeader(out, tbin::kStruct, 0);
+  tbin::AppendFieldHeader(out, tbin::kI32, 1);
+  tbin::AppendBe32(out, r->accepted);
+  tbin::AppendFieldHeader(out, tbin::kList, 2);
+  out->push_back(static_cast<char>(tbin::kI64));
+  tbin::AppendBe32(out, static_cast<uint32_t>(r->offsets.size()));
+  for (uint64_t offset : r->offsets) tbin::AppendBe64(out, offset);
+  if (!r->refused.ok()) {
+    tbin::AppendFieldHeader(out, tbin::kStruct, 3);
+    AppendError(out, r->refused);
   }
+  out->push_back(static_cast<char>(tbin::kStop));
   out->push_back(static_cast<char>(tbin::kStop));
   tbin::PatchFrameLength(out, at);
 }
 
 void AppendGetItemsReply(std::string* out, int32_t seqid,
                          const Result<std::vector<queue::Delivery>>& r) {
+  if (!r.ok()) return AppendNativeError(out, "get_items", seqid, r.status());
   const size_t at = BeginReply(out, "get_items", seqid);
-  if (!r.ok()) {
-    // Saker_get_items_result { 1: SakerError err }
-    tbin::AppendFieldHeader(out, tbin::kStruct, 1);
-    AppendError(out, r.status());
-  } else {
-    // Saker_get_items_result { 0: list<LeasedItem> success }
-    size_t bytes = 0;
-    for (const queue::Delivery& d : *r) bytes += 64 + d.payload.size();
-    out->reserve(out->size() + bytes + 16);
-    tbin::AppendFieldHeader(out, tbin::kList, 0);
-    out->push_back(static_cast<char>(tbin::kStruct));
-    tbin::AppendBe32(out, static_cast<uint32_t>(r->size()));
-    for (const queue::Delivery& d : *r) {
-      // LeasedItem { 1: i64 lease_id, 2: i64 offset, 3: i32 delivery_count, 4: binary data,
-      //              5: i64 put_at_ms, 6: i64 expires_at_ms }
-      tbin::AppendFieldHeader(out, tbin::kI64, 1);
-      tbin::AppendBe64(out, d.lease_id);
-      tbin::AppendFieldHeader(out, tbin::kI64, 2);
-      tbin::AppendBe64(out, d.offset);
-      tbin::AppendFieldHeader(out, tbin::kI32, 3);
-      tbin::AppendBe32(out, d.delivery_count);
-      tbin::AppendFieldHeader(out, tbin::kString, 4);
-      tbin::AppendString(out, d.payload);
-      tbin::AppendFieldHeader(out, tbin::kI64, 5);
-      tbin::AppendBe64(out, static_cast<uint64_t>(d.timestamp_ms));
-      tbin::AppendFieldHeader(out, tbin::kI64, 6);
-      tbin::AppendBe64(out, static_cast<uint64_t>(d.expiry_ms));
-      out->push_back(static_cast<char>(tbin::kStop));
-    }
+  // Saker_get_items_result { 0: list<LeasedItem> success }
+  size_t bytes = 0;
+  for (const queue::Delivery& d : *r) bytes += 64 + d.payload.size();
+  out->reserve(out->size() + bytes + 16);
+  tbin::AppendFieldHeader(out, tbin::kList, 0);
+  out->push_back(static_cast<char>(tbin::kStruct));
+  tbin::AppendBe32(out, static_cast<uint32_t>(r->size()));
+  for (const queue::Delivery& d : *r) {
+    // LeasedItem { 1: i64 lease_id, 2: i64 offset, 3: i32 delivery_count, 4: binary data,
+    //              5: i64 put_at_ms, 6: i64 expires_at_ms }
+    tbin::AppendFieldHeader(out, tbin::kI64, 1);
+    tbin::AppendBe64(out, d.lease_id);
+    tbin::AppendFieldHeader(out, tbin::kI64, 2);
+    tbin::AppendBe64(out, d.offset);
+    tbin::AppendFieldHeader(out, tbin::kI32, 3);
+    tbin::AppendBe32(out, d.delivery_count);
+    tbin::AppendFieldHeader(out, tbin::kString, 4);
+    tbin::AppendString(out, d.payload);
+    tbin::AppendFieldHeader(out, tbin::kI64, 5);
+    tbin::AppendBe64(out, static_cast<uint64_t>(d.timestamp_ms));
+    tbin::AppendFieldHeader(out, tbin::kI64, 6);
+    tbin::AppendBe64(out, static_cast<uint64_t>(d.expiry_ms));
+    out->push_back(static_cast<char>(tbin::kStop));
   }
   out->push_back(static_cast<char>(tbin::kStop));
   tbin::PatchFrameLength(out, at);
@@ -236,12 +246,7 @@ void AppendI32Reply(std::string* out, std::string_view method, int32_t seqid, in
 
 void AppendAckReply(std::string* out, int32_t seqid, const Result<int32_t>& r) {
   if (r.ok()) return AppendI32Reply(out, "ack", seqid, *r);
-  // Saker_ack_result { 1: SakerError err }
-  const size_t at = BeginReply(out, "ack", seqid);
-  tbin::AppendFieldHeader(out, tbin::kStruct, 1);
-  AppendError(out, r.status());
-  out->push_back(static_cast<char>(tbin::kStop));
-  tbin::PatchFrameLength(out, at);
+  AppendNativeError(out, "ack", seqid, r.status());
 }
 
 void AppendApplicationException(std::string* out, std::string_view method, int32_t seqid,

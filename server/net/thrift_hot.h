@@ -10,7 +10,10 @@
 //
 // Decoding is strict about shape: anything but the exact fields of the IDL (an unknown or
 // repeated field, a wrong type, a missing argument) returns false, and the caller hands the frame
-// to the generated processor, which is the reference for every odd case. Sizes are bounded by
+// to the generated processor, which is the reference for every odd case. The native calls'
+// decoders are strict about values too: what thrift_args.h's checks refuse (a bad name, an empty
+// list, a negative duration, max_items < 1) returns false, so each refusal is made, and worded,
+// in one place, on the generated path. Sizes are bounded by
 // the frame. tests/unit/net/thrift_hot_test.cc checks both directions against the generated code.
 #pragma once
 
@@ -53,6 +56,8 @@ bool DecodeGetItemsArgs(std::string_view args, GetItemsCall* out);
 bool DecodeAckArgs(std::string_view args, std::vector<uint64_t>* lease_ids);
 
 // Append whole reply frames (length prefix included), each as the generated code writes it:
+// the declared SakerError of native `method` (every native method declares it as field 1);
+void AppendNativeError(std::string* out, std::string_view method, int32_t seqid, const Status& st);
 // put_items' PutResult, or its error as the declared SakerError;
 void AppendPutItemsReply(std::string* out, int32_t seqid, const Result<queue::PutResult>& r);
 // get_items' list<LeasedItem>, or its error as the declared SakerError;

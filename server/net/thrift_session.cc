@@ -13,6 +13,7 @@
 #include "Saker.h"
 #include "server/common/logging.h"
 #include "server/net/parked_gets.h"
+#include "server/net/thrift_args.h"
 #include "server/net/thrift_codec.h"
 #include "server/net/thrift_frame.h"
 #include "server/net/thrift_hot.h"
@@ -55,12 +56,13 @@ std::string SubName(std::string_view queue, std::string_view sub) {
   return name;
 }
 
+// A StartPosition that CheckStartArg accepted.
 queue::StartPosition ToStart(const api::StartPosition& p) {
   switch (p.kind) {
     case api::StartKind::EARLIEST:
       return queue::StartPosition::Earliest();
     case api::StartKind::OFFSET:
-      return queue::StartPosition::Offset(static_cast<uint64_t>(std::max<int64_t>(0, p.value)));
+      return queue::StartPosition::Offset(static_cast<uint64_t>(p.value));
     case api::StartKind::TIMESTAMP:
       return queue::StartPosition::Timestamp(p.value);
     default:
@@ -160,8 +162,9 @@ void StartGet(ThriftSession::State* state, std::string_view name, const queue::G
 }  // namespace
 
 // The service: every method translates arguments, calls the engine, and answers through the
-// continuation. Kestrel's methods have no exceptions: a refusal answers 0 / empty (and is
-// logged at debug), as Kestrel clients expect no other reply.
+// continuation. Kestrel's methods have no exceptions: a refused put or get answers 0 / empty (and
+// is logged at debug), as Kestrel clients expect; a refused flush or delete, which has no count
+// to say so, answers a TApplicationException rather than a false success.
 class Service final : public api::SakerCobSvIf {
  public:
   explicit Service(ThriftSession::State* state) : state_(state) {}
@@ -218,6 +221,9 @@ class Service final : public api::SakerCobSvIf {
   admin::ServerCounters* counters();
   // The DurableDone of a flush: answers `cob` once the flush is durable.
   queue::DurableDone FlushDone(const std::function<void()>& cob);
+  // Answers a void Kestrel method that the engine refused (READONLY, a bad name) with a
+  // TApplicationException carrying `s`'s message: its IDL declares no exceptions.
+  void Refuse(std::string_view method, Status s, const std::function<void()>& cob);
 
   ThriftSession::State* state_;
 };
@@ -325,15 +331,17 @@ void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
 
 void Service::flush_queue(std::function<void()> cob, const std::string& queue_name) {
   Status s = engine()->Flush(queue_name, FlushDone(cob));
-  if (s.ok()) return;  // answered once durable
-  Log().debug("thrift flush_queue: {}", s.ToString());
-  cob();
+  if (!s.ok()) Refuse("flush_queue", s, cob);  // else answered once durable
 }
 
 void Service::flush_all_queues(std::function<void()> cob) {
   Status s = engine()->FlushAll(FlushDone(cob));
-  if (s.ok()) return;
-  Log().debug("thrift flush_all_queues: {}", s.ToString());
+  if (!s.ok()) Refuse("flush_all_queues", s, cob);
+}
+
+void Service::Refuse(std::string_view method, Status s, const std::function<void()>& cob) {
+  Log().debug("thrift {} refused: {}", method, s.ToString());
+  state_->kestrel_error = std::move(s);
   cob();
 }
 
@@ -345,11 +353,8 @@ queue::DurableDone Service::FlushDone(const std::function<void()>& cob) {
 
 void Service::delete_queue(std::function<void()> cob, const std::string& queue_name) {
   Status s = engine()->DeleteQueue(queue_name, FlushDone(cob));
-  if (s.ok()) {
-    counters()->queue_deletes++;
-    return;  // answered once meta.db holds the deletion
-  }
-  cob();
+  if (!s.ok()) return Refuse("delete_queue", std::move(s), cob);
+  counters()->queue_deletes++;  // answered once meta.db holds the deletion
 }
 
 void Service::current_status(std::function<void(kestrel::Status::type const&)> cob) {
@@ -386,6 +391,13 @@ void Service::get_version(std::function<void(std::string const&)> cob) { cob(SAK
 void Service::put_items(std::function<void(api::PutResult const&)> cob, ExnCob exn_cob,
                         const std::string& queue, const std::vector<api::PutItem>& items) {
   counters()->cmd_set++;
+  Status s = CheckQueueArg("put_items", queue);
+  if (s.ok()) s = CheckNotEmpty("put_items", "items", items.size());
+  for (size_t i = 0; s.ok() && i < items.size(); ++i) {
+    s = CheckRange("put_items", "items[" + std::to_string(i) + "].ttl_ms", items[i].ttl_ms, 0,
+                   INT64_MAX);
+  }
+  if (!s.ok()) return Throw(exn_cob, s);
   int64_t now = state_->ctx->clock()->NowWallMs();
   std::vector<queue::PutItem> put;
   put.reserve(items.size());
@@ -411,12 +423,17 @@ void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)>
                         ExnCob exn_cob, const std::string& queue, const std::string& subscription,
                         const int32_t max_items, const int32_t wait_ms, const int32_t lease_ms) {
   counters()->cmd_get++;
-  if (max_items <= 0) return Throw(exn_cob, Status::InvalidArgument("max_items must be > 0"));
+  Status s = CheckQueueArg("get_items", queue);
+  if (s.ok()) s = CheckSubscriptionArg("get_items", subscription, true);
+  if (s.ok()) s = CheckRange("get_items", "max_items", max_items, 1, INT32_MAX);
+  if (s.ok()) s = CheckRange("get_items", "wait_ms", wait_ms, 0, INT32_MAX);
+  if (s.ok()) s = CheckRange("get_items", "lease_ms", lease_ms, 0, INT32_MAX);
+  if (!s.ok()) return Throw(exn_cob, s);
   queue::GetOptions o;
   o.max_items = static_cast<uint32_t>(max_items);
-  o.timeout_ms = std::max<int32_t>(0, wait_ms);
+  o.timeout_ms = wait_ms;
   o.reliable = true;
-  o.lease_ms = std::max<int32_t>(0, lease_ms);
+  o.lease_ms = lease_ms;
   StartGet(
       state_, SubName(queue, subscription), o,
       [cob = std::move(cob), exn_cob = std::move(exn_cob)](Result<std::vector<queue::Delivery>> r) {
@@ -437,16 +454,23 @@ void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)>
       });
 }
 
-void Service::ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string&,
+void Service::ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string& queue,
                   const std::vector<int64_t>& lease_ids) {
+  if (Status s = CheckLeaseCall("ack", queue, lease_ids.size()); !s.ok()) {
+    return Throw(exn_cob, s);
+  }
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
   CountWhenDurable(
       [&](queue::DurableDone d) { return engine()->Ack(v, std::move(d)); },
       NativeCountAnswer(state_->shared_from_this(), std::move(cob), std::move(exn_cob)));
 }
 
-void Service::nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string&,
-                   const std::vector<int64_t>& lease_ids, const int32_t delay_ms) {
+void Service::nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob,
+                   const std::string& queue, const std::vector<int64_t>& lease_ids,
+                   const int32_t delay_ms) {
+  if (Status s = CheckLeaseCall("nack", queue, lease_ids.size()); !s.ok()) {
+    return Throw(exn_cob, s);
+  }
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
   CountWhenDurable(
       [&](queue::DurableDone d) { return engine()->Abort(v, delay_ms, std::move(d)); },
@@ -454,9 +478,11 @@ void Service::nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, cons
 }
 
 void Service::extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_cob,
-                            const std::string&, const std::vector<int64_t>& lease_ids,
+                            const std::string& queue, const std::vector<int64_t>& lease_ids,
                             const int32_t lease_ms) {
-  if (lease_ms <= 0) return Throw(exn_cob, Status::InvalidArgument("lease_ms must be > 0"));
+  Status s = CheckLeaseCall("extend_leases", queue, lease_ids.size());
+  if (s.ok()) s = CheckRange("extend_leases", "lease_ms", lease_ms, 1, INT32_MAX);
+  if (!s.ok()) return Throw(exn_cob, s);
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
   cob(static_cast<int32_t>(engine()->Extend(v, lease_ms)));
 }
@@ -464,7 +490,9 @@ void Service::extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_
 void Service::create_subscription(std::function<void()> cob, ExnCob exn_cob,
                                   const std::string& queue, const std::string& subscription,
                                   const api::StartPosition& start) {
-  Status s = engine()->CreateSubscription(queue, subscription, ToStart(start));
+  Status s = CheckSubscriptionCall("create_subscription", queue, subscription, false, start.kind,
+                                   start.value);
+  if (s.ok()) s = engine()->CreateSubscription(queue, subscription, ToStart(start));
   if (!s.ok()) return Throw(exn_cob, s);
   cob();
 }
@@ -472,13 +500,16 @@ void Service::create_subscription(std::function<void()> cob, ExnCob exn_cob,
 void Service::seek_subscription(std::function<void()> cob, ExnCob exn_cob, const std::string& queue,
                                 const std::string& subscription,
                                 const api::StartPosition& position) {
-  Status s = engine()->Seek(SubName(queue, subscription), ToStart(position));
+  Status s = CheckSubscriptionCall("seek_subscription", queue, subscription, true, position.kind,
+                                   position.value);
+  if (s.ok()) s = engine()->Seek(SubName(queue, subscription), ToStart(position));
   if (!s.ok()) return Throw(exn_cob, s);
   cob();
 }
 
 void Service::list_subscriptions(std::function<void(std::vector<api::SubscriptionInfo> const&)> cob,
                                  ExnCob exn_cob, const std::string& queue) {
+  if (Status s = CheckQueueArg("list_subscriptions", queue); !s.ok()) return Throw(exn_cob, s);
   auto subs = engine()->ListSubscriptions(queue);
   if (!subs.ok()) return Throw(exn_cob, subs.status());
   std::vector<api::SubscriptionInfo> out;
@@ -488,13 +519,16 @@ void Service::list_subscriptions(std::function<void(std::vector<api::Subscriptio
 
 void Service::delete_subscription(std::function<void()> cob, ExnCob exn_cob,
                                   const std::string& queue, const std::string& subscription) {
-  Status s = engine()->DeleteSubscription(queue, subscription);
+  Status s = CheckQueueArg("delete_subscription", queue);
+  if (s.ok()) s = CheckSubscriptionArg("delete_subscription", subscription, false);
+  if (s.ok()) s = engine()->DeleteSubscription(queue, subscription);
   if (!s.ok()) return Throw(exn_cob, s);
   cob();
 }
 
 void Service::queue_info(std::function<void(api::QueueDetails const&)> cob, ExnCob exn_cob,
                          const std::string& queue) {
+  if (Status s = CheckQueueArg("queue_info", queue); !s.ok()) return Throw(exn_cob, s);
   auto stats = engine()->GetQueueStats(queue);
   if (!stats.ok()) return Throw(exn_cob, stats.status());
   api::QueueDetails d;
@@ -518,9 +552,7 @@ void Service::queue_info(std::function<void(api::QueueDetails const&)> cob, ExnC
 
 void Service::queue_config(std::function<void(api::QueueSettings const&)> cob, ExnCob exn_cob,
                            const std::string& queue) {
-  if (!queue::IsValidName(queue)) {
-    return Throw(exn_cob, Status::InvalidArgument("bad queue name: " + queue));
-  }
+  if (Status s = CheckQueueArg("queue_config", queue); !s.ok()) return Throw(exn_cob, s);
   queue::QueueConfig c = state_->ctx->QueueConfigFor(queue);
   api::QueueSettings s;
   s.max_items = static_cast<int64_t>(c.max_items);
@@ -588,6 +620,18 @@ void ThriftSession::OnData(Connection* conn) {
       continue;
     }
     bool oneway = header->type == static_cast<uint8_t>(MessageType::kOneway);
+    if (!oneway) {
+      Status bad = CheckNativeArgs(header->name, frame.payload.substr(header->size));
+      if (!bad.ok()) {
+        state_->ctx->counters()->protocol_errors++;
+        Log().debug("thrift from {}: {}", conn->peer(), bad.ToString());
+        std::string reply;
+        AppendNativeError(&reply, header->name, header->seqid, bad);
+        conn->Send(reply);
+        conn->Consume(frame.consumed);
+        continue;
+      }
+    }
     Connection::Slot slot = conn->Reserve();
     // The input protocol reads the frame in place, every size bounded by the frame
     // (thrift_codec.h); the processor decodes all arguments before it returns.
@@ -694,13 +738,13 @@ bool ThriftSession::TryPut(Connection* conn, const MessageHeader& header, std::s
 bool ThriftSession::TryGetItems(Connection* conn, const MessageHeader& header,
                                 std::string_view args) {
   GetItemsCall call;
-  if (!DecodeGetItemsArgs(args, &call) || call.max_items <= 0) return false;
+  if (!DecodeGetItemsArgs(args, &call)) return false;
   state_->ctx->counters()->cmd_get++;
   queue::GetOptions o;
   o.max_items = static_cast<uint32_t>(call.max_items);
-  o.timeout_ms = std::max<int32_t>(0, call.wait_ms);
+  o.timeout_ms = call.wait_ms;
   o.reliable = true;
-  o.lease_ms = std::max<int32_t>(0, call.lease_ms);
+  o.lease_ms = call.lease_ms;
   const Connection::Slot slot = conn->Reserve();
   StartGet(
       state_.get(), SubName(call.queue, call.subscription), o,

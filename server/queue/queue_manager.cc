@@ -10,6 +10,16 @@
 #include "server/queue/engine.h"
 
 namespace saker::queue {
+namespace {
+
+// READONLY and QUIESCENT refuse what drops items from a subscription, as the engine refuses
+// puts, flush and delete: a seek (it acks what it skips) and a subscription's deletion.
+Status CheckRemovals(ServerStatus status) {
+  if (status == ServerStatus::kUp) return Status::OK();
+  return Status::Unavailable("server is " + std::string(ServerStatusName(status)));
+}
+
+}  // namespace
 
 spdlog::logger& EngineLog() {
   static auto& log = logging::Get("queue");
@@ -160,11 +170,13 @@ Status QueueManager::CreateSubscription(std::string_view queue, std::string_view
   return st;
 }
 Status QueueManager::Seek(std::string_view name, StartPosition start) {
+  SAKER_RETURN_IF_ERROR(CheckRemovals(engine_->status()));
   Status st = engine_->Seek(name, start);
   engine_->Drain();
   return st;
 }
 Status QueueManager::DeleteSubscription(std::string_view queue, std::string_view sub) {
+  SAKER_RETURN_IF_ERROR(CheckRemovals(engine_->status()));
   Status st = engine_->DeleteSubscription(queue, sub);
   engine_->Drain();
   return st;

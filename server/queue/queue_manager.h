@@ -33,8 +33,9 @@ namespace saker::queue {
 
 class Engine;
 
-// Kestrel's server status. ReadOnly refuses put, flush, delete and flush_expired; Quiescent also
-// refuses get and peek; ack / abort / extend work in every status. Refusals are Unavailable.
+// Kestrel's server status. ReadOnly refuses put, flush, delete and flush_expired, and seek and
+// subscription deletion; Quiescent also refuses get and peek; ack / abort / extend work in every
+// status. Refusals are Unavailable.
 enum class ServerStatus : uint8_t { kUp = 0, kReadOnly = 1, kQuiescent = 2 };
 std::string_view ServerStatusName(ServerStatus status);  // "UP", "READONLY", "QUIESCENT"
 

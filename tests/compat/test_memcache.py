@@ -9,6 +9,7 @@ import unittest
 
 import memcache
 from pymemcache.client.base import Client as PyMemcache
+from pymemcache.exceptions import MemcacheServerError
 
 from sakerd import Sakerd, wait_for
 
@@ -174,7 +175,7 @@ class MemcacheCompat(unittest.TestCase):
         self.assertEqual(buf[:len(want)], want)
         s.close()
 
-    def test_readonly_refuses_delete_and_serves_reads(self):
+    def test_readonly_and_quiescent_refuse_delete_and_flush(self):
         c = self.pymc()
         self.assertTrue(c.set("ro", b"kept", noreply=False))
 
@@ -188,20 +189,25 @@ class MemcacheCompat(unittest.TestCase):
             s.close()
             return buf
 
-        self.assertEqual(ask(b"status readonly\r\n"), b"END\r\n")
-        try:
-            self.assertTrue(ask(b"delete ro\r\n").startswith(b"SERVER_ERROR"))
-            self.assertTrue(ask(b"flush ro\r\n").startswith(b"SERVER_ERROR"))
-            self.assertTrue(ask(b"get ro/peek\r\n").startswith(b"VALUE ro 0 4\r\n"))
-        finally:
-            self.assertEqual(ask(b"status up\r\n"), b"END\r\n")
+        for status in (b"readonly", b"quiescent"):
+            self.assertEqual(ask(b"status " + status + b"\r\n"), b"END\r\n")
+            try:
+                refusal = b"SERVER_ERROR server is " + status.upper() + b"\r\n"
+                for request in (b"delete ro\r\n", b"flush ro\r\n", b"flush_all\r\n"):
+                    self.assertEqual(ask(request), refusal, request)
+                with self.assertRaises(MemcacheServerError):
+                    self.pymc().delete("ro", noreply=False)
+                if status == b"readonly":
+                    self.assertTrue(ask(b"get ro/peek\r\n").startswith(b"VALUE ro 0 4\r\n"))
+            finally:
+                self.assertEqual(ask(b"status up\r\n"), b"END\r\n")
         self.assertEqual(c.get("ro"), b"kept")
         c.close()
 
     def test_unknown_command_is_client_error_and_closes(self):
         s = self.raw()
         s.sendall(b"incr foo 1\r\n")
-        self.assertTrue(s.recv(4096).startswith(b"CLIENT_ERROR"))
+        self.assertEqual(s.recv(4096), b"CLIENT_ERROR unknown command\r\n")
         self.assertEqual(s.recv(4096), b"")
         s.close()
 

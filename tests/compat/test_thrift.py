@@ -133,6 +133,23 @@ class ThriftCompat(unittest.TestCase):
         self.assertEqual(self.client.current_status(), Status.UP)
         self.assertTrue(self.client.get_version())
 
+    def test_readonly_and_quiescent_refuse_flush_and_delete(self):
+        self.assertEqual(self.client.put("roq", [b"kept"], 0), 1)
+        for status, name in ((Status.READ_ONLY, "READONLY"), (Status.QUIESCENT, "QUIESCENT")):
+            self.client.set_status(status)
+            try:
+                for call in (lambda: self.client.flush_queue("roq"),
+                             lambda: self.client.delete_queue("roq"),
+                             self.client.flush_all_queues):
+                    with self.assertRaises(TApplicationException) as refused:
+                        call()
+                    self.assertIn("server is " + name, refused.exception.message)
+                self.assertEqual(self.client.put("roq", [b"refused"], 0), 0)
+            finally:
+                self.client.set_status(Status.UP)
+        # Nothing was flushed or deleted, and the connection still serves.
+        self.assertEqual([i.data for i in self.client.get("roq", 10, 0, 0)], [b"kept"])
+
     def test_non_strict_headers(self):
         client, transport = connect(self.port, strict=False)
         try:

@@ -51,6 +51,7 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->engine.data_dir, "./data");
   EXPECT_EQ(c->engine.defaults.sync.ToString(), "always");
   EXPECT_EQ(c->limits.max_open_reads, 100u);
+  EXPECT_EQ(c->limits.request_timeout_ms, 30000);
   EXPECT_EQ(c->queues.Resolve("anything"), queue::QueueConfig{});
 }
 
@@ -74,6 +75,7 @@ TEST(ConfigTest, PackagedReferenceParsesToTheDefaults) {
   EXPECT_EQ(file->limits.max_item_size, builtin->limits.max_item_size);
   EXPECT_EQ(file->limits.max_open_reads, builtin->limits.max_open_reads);
   EXPECT_EQ(file->client_timeout_ms, builtin->client_timeout_ms);
+  EXPECT_EQ(file->limits.request_timeout_ms, builtin->limits.request_timeout_ms);
   EXPECT_EQ(file->engine.tail_cache_bytes, builtin->engine.tail_cache_bytes);
   EXPECT_EQ(file->engine.syncfs_min_queues, builtin->engine.syncfs_min_queues);
   EXPECT_EQ(file->engine.direct_io_min_bytes, builtin->engine.direct_io_min_bytes);
@@ -100,6 +102,7 @@ max_request_bytes = "2MiB"
 max_item_size = 1048576
 max_open_reads = 1
 client_timeout_ms = 30000
+request_timeout_ms = 2500
 tail_cache_bytes = "1GiB"
 syncfs_min_queues = 0
 direct_io_min_bytes = "64KiB"
@@ -121,6 +124,7 @@ read_bytes = "256KiB"
   EXPECT_EQ(c->limits.max_item_size, 1u << 20);
   EXPECT_EQ(c->limits.max_open_reads, 1u);
   EXPECT_EQ(c->client_timeout_ms, 30000);
+  EXPECT_EQ(c->limits.request_timeout_ms, 2500);
   EXPECT_EQ(c->engine.tail_cache_bytes, 1ull << 30);
   EXPECT_EQ(c->engine.syncfs_min_queues, 0u);
   EXPECT_EQ(c->engine.syncfs_min_queues, 0u);
@@ -270,6 +274,7 @@ TEST(ConfigTest, BadValues) {
   ExpectError("[server]\nsync = \"sometimes\"\n", "sync: bad sync policy");
   ExpectError("[server]\nlog_level = \"loud\"\n", "log_level: want trace");
   ExpectError("[server]\nmax_open_reads = 0\n", "max_open_reads: out of range");
+  ExpectError("[server]\nrequest_timeout_ms = -1\n", "request_timeout_ms: out of range");
   ExpectError("[server]\nmax_item_size = \"16XB\"\n", "max_item_size: bad unit");
   ExpectError("[server]\nmax_item_size = \"big\"\n", "max_item_size: bad byte count");
   ExpectError("[server]\nmax_item_size = -1\n", "max_item_size: out of range");

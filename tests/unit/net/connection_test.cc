@@ -1,6 +1,7 @@
 // Connection and Listener over real loopback sockets, driven by one EventLoop in the test
 // thread: ordered replies across out-of-order completions, pipelining, close-after-write,
-// request-size limit, connection counting; DurableReply's slot filled only once durable.
+// request-size limit, connection counting, the request deadline; DurableReply's slot filled only
+// once durable.
 #include "server/net/connection.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,8 @@ namespace saker::net {
 namespace {
 
 // A line protocol: "now X" replies "X" at once; "later X" reserves a slot filled by the test;
-// "bye" replies "bye" then closes after the write; "ack" takes a DurableReply the test drives.
+// "bye" replies "bye" then closes after the write; "ack" takes a DurableReply the test drives;
+// "sync X" replies "X" once every earlier reply is out (ResumeWhenIdle until then).
 class LineHandler final : public ProtocolHandler {
  public:
   LineHandler(std::vector<std::pair<Connection*, Connection::Slot>>* parked,
@@ -32,9 +34,13 @@ class LineHandler final : public ProtocolHandler {
       size_t nl = in.find('\n');
       if (nl == std::string_view::npos) return;
       std::string line(in.substr(0, nl));
+      if (line.rfind("sync ", 0) == 0 && conn->pending_replies() > 0) {
+        conn->ResumeWhenIdle();
+        return;
+      }
       conn->Consume(nl + 1);
-      if (line.rfind("now ", 0) == 0) {
-        conn->Send(line.substr(4) + "\n");
+      if (line.rfind("now ", 0) == 0 || line.rfind("sync ", 0) == 0) {
+        conn->Send(line.substr(line.find(' ') + 1) + "\n");
       } else if (line.rfind("later", 0) == 0) {
         parked_->emplace_back(conn, conn->Reserve());
       } else if (line == "ack") {
@@ -61,10 +67,21 @@ class ConnectionTest : public ::testing::Test {
     loop_.AddBeforeSleep([this] { writes_.FlushAll(); });
     ConnectionLimits limits;
     limits.max_request_bytes = 1024;
+    limits.request_timeout_ms = kRequestTimeoutMs;
     listener_ = std::make_unique<Listener>(
         loop_.uv(), "line", [this] { return std::make_unique<LineHandler>(&parked_, &acks_); },
         &writes_, limits, &counters_, 2);
+    listener_->set_on_connection([this](std::shared_ptr<Connection> c) { conns_.push_back(c); });
     ASSERT_TRUE(listener_->Listen("127.0.0.1", 0).ok());
+  }
+
+  static constexpr int64_t kRequestTimeoutMs = 1000;
+
+  // Asks the newest connection whether its request is overdue `later_ms` from loop time now (the
+  // sweep's question, with time moved on instead of waited for).
+  bool OverdueAfter(int64_t later_ms) {
+    auto conn = conns_.back().lock();
+    return conn && conn->CloseIfRequestOverdue(uv_now(loop_.uv()) + later_ms);
   }
 
   // Every test closes its client sockets; the server side must then close too, freeing each
@@ -122,6 +139,7 @@ class ConnectionTest : public ::testing::Test {
   ConnectionCounters counters_;
   std::vector<std::pair<Connection*, Connection::Slot>> parked_;
   std::vector<DurableReply> acks_;
+  std::vector<std::weak_ptr<Connection>> conns_;
   std::unique_ptr<Listener> listener_;
 };
 
@@ -223,6 +241,43 @@ TEST_F(ConnectionTest, DurableAfterTheConnectionClosedIsHarmless) {
   acks_[0].Set("late\n");
   acks_[0].Durable()(Status::OK());
   Spin();
+}
+
+TEST_F(ConnectionTest, HalfSentRequestIsClosedAtItsDeadline) {
+  int fd = Dial();
+  send(fd, "now a\nnow b", 11, 0);  // one whole request, then the start of another
+  EXPECT_EQ(Read(fd, 2), "a\n");
+  Spin();
+  EXPECT_FALSE(OverdueAfter(kRequestTimeoutMs - 1));
+  EXPECT_EQ(counters_.request_timeouts, 0u);
+  EXPECT_TRUE(OverdueAfter(kRequestTimeoutMs));
+  EXPECT_EQ(counters_.request_timeouts, 1u);
+  bool eof = false;
+  Read(fd, 1, &eof);
+  EXPECT_TRUE(eof);
+  close(fd);
+}
+
+TEST_F(ConnectionTest, WholeRequestsAndIdleTimeHaveNoDeadline) {
+  int fd = Dial();
+  send(fd, "now a\n", 6, 0);
+  EXPECT_EQ(Read(fd, 2), "a\n");
+  EXPECT_FALSE(OverdueAfter(10 * kRequestTimeoutMs));
+  send(fd, "now b\n", 6, 0);  // the connection still serves
+  EXPECT_EQ(Read(fd, 2), "b\n");
+  close(fd);
+}
+
+TEST_F(ConnectionTest, RequestsTheServerHoldsHaveNoDeadline) {
+  int fd = Dial();
+  // A parked reply (a long-poll get), and a whole request held behind it (ResumeWhenIdle).
+  send(fd, "later\nsync c\n", 13, 0);
+  ASSERT_TRUE(SpinUntil([&] { return parked_.size() == 1; }));
+  Spin();
+  EXPECT_FALSE(OverdueAfter(10 * kRequestTimeoutMs));
+  parked_[0].first->Reply(parked_[0].second, "b\n");
+  EXPECT_EQ(Read(fd, 4), "b\nc\n");
+  close(fd);
 }
 
 }  // namespace
