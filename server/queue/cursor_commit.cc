@@ -74,9 +74,10 @@ void Engine::FlushCursors() {
   for (uint64_t id : cursor_dirty_) {
     Queue* q = FindQueue(id);
     if (q == nullptr) continue;
-    if (q->failed) {
+    // A queue stopped by a full disk still writes its acks while the cursor log takes them.
+    if (q->failed && !(q->no_space && q->cursor_log && !q->cursor_log->failed())) {
       q->cursor_dirty = false;
-      FailWaits(q, Status::IOError("queue " + q->name + " is stopped after a storage error"));
+      FailWaits(q, q->failure);
       continue;
     }
     if (!q->cursor_log) {
@@ -195,7 +196,11 @@ void Engine::Checkpoint(std::function<void(Status)> done) {
                         // The checkpoint's state is not in meta.db, and the cursor logs it
                         // would free are kept: the queues stop rather than run on unknown
                         // metadata.
-                        EngineLog().error("meta.db checkpoint failed: {}", st.ToString());
+                        static logging::RateLimit limit(std::chrono::seconds(10));
+                        if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+                          EngineLog().error("meta.db checkpoint failed: {} ({} more since)",
+                                            st.ToString(), skipped);
+                        }
                         for (uint64_t id : ids) {
                           if (Queue* q = FindQueue(id)) FailQueue(q, st);
                         }
