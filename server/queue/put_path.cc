@@ -291,8 +291,10 @@ void Engine::Commit(uint64_t queue_id, uint64_t commit_end) {
 }
 
 void Engine::FailQueue(Queue* q, const Status& st) {
-  const bool full =
-      (q->log && q->log->out_of_space()) || (q->cursor_log && q->cursor_log->out_of_space());
+  // A full disk: a log's write failed with ENOSPC, or meta.db's checkpoint with SQLITE_FULL.
+  const bool full = (q->log && q->log->out_of_space()) ||
+                    (q->cursor_log && q->cursor_log->out_of_space()) ||
+                    st.message().find("disk is full") != std::string_view::npos;
   // A damage outranks any other stop: it needs a repair, not a resume.
   if (q->failure.ok() || (st.IsCorruption() && !q->failure.IsCorruption())) {
     const std::string why(st.message());

@@ -78,10 +78,11 @@ void Engine::Repair(std::string_view name, std::function<void(Result<RepairRepor
           EngineLog().info("[queue={}] repair: nothing damaged, {} batches kept", q->name,
                            report->batches_kept);
         } else {
-          EngineLog().warn("[queue={}] repaired: {} batches kept; item offsets cut:{}; cursor "
-                           "records cut:{}",
-                           q->name, report->batches_kept, DescribeCuts(report->cuts),
-                           DescribeCuts(report->cursor_cuts));
+          EngineLog().warn(
+              "[queue={}] repaired: {} batches kept; item offsets cut:{}; cursor "
+              "records cut:{}",
+              q->name, report->batches_kept, DescribeCuts(report->cuts),
+              DescribeCuts(report->cursor_cuts));
           q->counters.repairs++;
         }
         for (const auto* cuts : {&report->cuts, &report->cursor_cuts}) {

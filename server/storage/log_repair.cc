@@ -156,8 +156,8 @@ Status Log::Repair(LogRepair* report) {
   return Status::OK();
 }
 
-Status Log::RepairSegment(size_t i, const std::vector<std::shared_ptr<Segment>>& segs,
-                          uint64_t end, LogRepair* report) {
+Status Log::RepairSegment(size_t i, const std::vector<std::shared_ptr<Segment>>& segs, uint64_t end,
+                          LogRepair* report) {
   const Segment& seg = *segs[i];
   const bool tail = i + 1 == segs.size();
   const uint64_t bound = tail ? end : segs[i + 1]->base_offset;
@@ -166,7 +166,8 @@ Status Log::RepairSegment(size_t i, const std::vector<std::shared_ptr<Segment>>&
     int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("open " + seg.path, errno);
     struct stat st;
-    Status read = ::fstat(fd, &st) == 0 ? Status::OK() : Status::FromErrno("fstat " + seg.path, errno);
+    Status read =
+        ::fstat(fd, &st) == 0 ? Status::OK() : Status::FromErrno("fstat " + seg.path, errno);
     size_t got = 0;
     if (read.ok()) {
       data.resize(static_cast<size_t>(st.st_size));
@@ -183,8 +184,8 @@ Status Log::RepairSegment(size_t i, const std::vector<std::shared_ptr<Segment>>&
   for (const Run& run : runs) {
     report->batches_kept += run.batches;
     if (run.position > at_position || run.first_offset > at_offset) {
-      cuts.push_back(LogCut{seg.path, at_position, run.position - at_position, at_offset,
-                            run.first_offset});
+      cuts.push_back(
+          LogCut{seg.path, at_position, run.position - at_position, at_offset, run.first_offset});
     }
     at_position = run.end_position;
     at_offset = run.end_offset;
