@@ -74,8 +74,9 @@ void Engine::FlushCursors() {
   for (uint64_t id : cursor_dirty_) {
     Queue* q = FindQueue(id);
     if (q == nullptr) continue;
-    // A queue stopped by a full disk still writes its acks while the cursor log takes them.
-    if (q->failed && !(q->no_space && q->cursor_log && !q->cursor_log->failed())) {
+    // A stopped queue still writes its acks while its cursor log takes them (a full disk, a
+    // damaged item log).
+    if (q->failed && (!q->cursor_log || q->cursor_log->failed() || q->cursor_log->damaged())) {
       q->cursor_dirty = false;
       FailWaits(q, q->failure);
       continue;

@@ -203,14 +203,17 @@ class QueueManager {
   // Appends `items` to `queue` (a subscription suffix is ignored: puts go to the queue).
   // `done` runs once every accepted item is durable at the queue's sync level, or with the
   // error that refused the whole put: InvalidArgument (name), Unavailable (status, closed),
-  // IOError (the queue is fail-stop). Items put to one queue during one loop iteration are
+  // IOError (the queue is stopped: a write error or a full disk), Corruption (the queue is
+  // damaged; docs/OPERATIONS.md). Items put to one queue during one loop iteration are
   // written as one batch. When nothing needs writing (all refused or deduplicated and durable)
   // `done` runs before Put returns.
   void Put(std::string_view queue, std::vector<PutItem> items, PutDone done);
 
   // Takes up to max_items from `name`'s subscription. `done` runs once (possibly inline, before
   // Get returns 0), with the items (maybe none after a timeout), or an error: InvalidArgument,
-  // Unavailable (status), NotFound (queue deleted while waiting). Returns a handle while parked.
+  // Unavailable (status), NotFound (queue deleted while waiting), Corruption / IOError (the
+  // queue is stopped, but for a full disk, which keeps serving reads; docs/OPERATIONS.md).
+  // Returns a handle while parked.
   GetHandle Get(std::string_view name, const GetOptions& options, GetDone done);
   // Drops a parked get at once (its client went away); O(1). Items it already held are
   // released for redelivery. `done` never runs. False if unknown or already completed.

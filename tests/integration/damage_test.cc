@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <cstring>
 #include <set>
 
 #include "tests/integration/server_process.h"
@@ -26,7 +26,9 @@ namespace fs = std::filesystem;
 
 constexpr int kItems = 40;
 
-std::string Item(int i, size_t size = 500) { return "item-" + std::to_string(i) + "-" + MakePayload(i, size); }
+std::string Item(int i, size_t size = 500) {
+  return "item-" + std::to_string(i) + "-" + MakePayload(i, size);
+}
 
 // "STORED", "SERVER_ERROR ..." and so on: the first reply line to a memcache set.
 std::string Set(RawClient& c, const std::string& queue, const std::string& item) {
@@ -163,7 +165,9 @@ class DamageTest : public ::testing::Test {
       for (int64_t o = c.first_offset; o < c.end_offset; o++) cut.insert(o);
     }
     EXPECT_LT(cut.size(), static_cast<size_t>(kItems / 2));
-    EXPECT_NE(server.Log().find("repaired"), std::string::npos);
+    // The log is written by an async sink: wait for the line.
+    EXPECT_TRUE(WaitFor([&] { return server.Log().find("repaired") != std::string::npos; },
+                        std::chrono::seconds(5)));
     EXPECT_NE(Http(server.port("admin"), "/healthz").find("200"), std::string::npos);
     RawClient c(memcache);
     for (int i = 0; i <= kItems; i++) {
@@ -274,7 +278,8 @@ TEST_F(DiskFullTest, PutsFailClearlyReadsGoOnAndTheQueueResumes) {
       },
       std::chrono::seconds(20)))
       << reply << server.Log();
-  EXPECT_NE(server.Log().find("resumed"), std::string::npos);
+  EXPECT_TRUE(WaitFor([&] { return server.Log().find("resumed") != std::string::npos; },
+                      std::chrono::seconds(5)));
   std::set<std::string> delivered;
   for (size_t i = 0; i < stored.size() + 10; i++) {
     std::string item = Get(reader, "full", &failed);
