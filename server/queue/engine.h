@@ -172,8 +172,9 @@ class Engine final : public CommitSink {
   // One probe a second for the queues a full disk stopped (from FlushPuts).
   void ProbeStopped();
   void StartResume(Queue* q, std::function<void(Status)> done);
-  // Ends a stop: the queue's ends and caches follow its logs as reloaded from the files.
-  void Restart(Queue* q);
+  // Ends a stop: the queue's ends and caches follow its logs as reloaded from the files (the
+  // cursor log's too when it had failed: `cursors_failed`, read before the reload).
+  void Restart(Queue* q, bool cursors_failed);
 
   // delivery.cc
   storage::BatchPtr FindResident(const Queue* q, uint64_t offset) const;

@@ -58,7 +58,8 @@ void Engine::Repair(std::string_view name, std::function<void(Result<RepairRepor
         report->cursor_cuts = std::move(cursors.cuts);
         return Status::OK();
       },
-      [this, alive = alive_, id = q->id, report, done = std::move(done)](Status st) {
+      [this, alive = alive_, id = q->id, report, cursors_failed = q->cursor_log->failed(),
+       done = std::move(done)](Status st) {
         if (!*alive) return;
         Queue* q = FindQueue(id);
         if (q == nullptr) {
@@ -91,7 +92,7 @@ void Engine::Repair(std::string_view name, std::function<void(Result<RepairRepor
         for (const storage::LogCut& c : report->cuts) {
           q->counters.repair_cut_items += c.end_offset - c.first_offset;
         }
-        if (q->failed) Restart(q);
+        if (q->failed) Restart(q, cursors_failed);
         Complete([done, report] { done(*report); });
         ServeQueue(q);
         Drain();
@@ -135,7 +136,8 @@ void Engine::StartResume(Queue* q, std::function<void(Status)> done) {
         SAKER_RETURN_IF_ERROR(log->Resume());
         return cursor_log->Resume();
       },
-      [this, alive = alive_, id = q->id, done = std::move(done)](Status st) {
+      [this, alive = alive_, id = q->id, cursors_failed = q->cursor_log->failed(),
+       done = std::move(done)](Status st) {
         if (!*alive) return;
         Queue* q = FindQueue(id);
         if (q == nullptr) return;
@@ -143,7 +145,7 @@ void Engine::StartResume(Queue* q, std::function<void(Status)> done) {
         if (st.ok() && q->failed && !q->failure.IsCorruption()) {
           EngineLog().info("[queue={}] resumed: the disk takes writes again", q->name);
           q->counters.resumes++;
-          Restart(q);
+          Restart(q, cursors_failed);
           ServeQueue(q);
         } else if (!st.ok()) {
           st = Status::IOError("queue " + q->name + " is still stopped: " + st.ToString());
@@ -153,7 +155,7 @@ void Engine::StartResume(Queue* q, std::function<void(Status)> done) {
       });
 }
 
-void Engine::Restart(Queue* q) {
+void Engine::Restart(Queue* q, bool cursors_failed) {
   q->failed = false;
   q->failure = Status::OK();
   q->no_space = false;
@@ -166,8 +168,12 @@ void Engine::Restart(Queue* q) {
     q->durable_end = end;
     replicator_->OnDurable(q->id, end);
   }
-  q->cursor_log_end = q->cursor_durable_end = q->cursor_log->next_offset();
-  q->cursor_written_generation = q->cursor_durable_generation = q->cursor_generation;
+  // A failed cursor log took no appends since it failed, so its end is the files' end; one
+  // that kept working may have appends in flight, and its ends stay as they are.
+  if (cursors_failed) {
+    q->cursor_log_end = q->cursor_durable_end = q->cursor_log->next_offset();
+    q->cursor_written_generation = q->cursor_durable_generation = q->cursor_generation;
+  }
 }
 
 }  // namespace saker::queue
