@@ -140,7 +140,11 @@ void Engine::StartResume(Queue* q, std::function<void(Status)> done) {
        done = std::move(done)](Status st) {
         if (!*alive) return;
         Queue* q = FindQueue(id);
-        if (q == nullptr) return;
+        if (q == nullptr) {
+          Complete([done, st = Status::NotFound("queue deleted during its resume")] { done(st); });
+          Drain();
+          return;
+        }
         q->resuming = false;
         if (st.ok() && q->failed && !q->failure.IsCorruption()) {
           EngineLog().info("[queue={}] resumed: the disk takes writes again", q->name);
