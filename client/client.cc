@@ -351,8 +351,27 @@ Result<QueueInfo> Client::GetQueueInfo(std::string_view queue) {
   q.deduplicated = w.deduplicated;
   q.dropped = w.dropped;
   q.failed = w.failed;
+  q.failure_kind = w.failure_kind;
+  q.failure = w.failure;
   for (const auto& sub : w.subscriptions) q.subscriptions.push_back(FromWire(sub));
   return q;
+}
+
+Result<RepairReport> Client::RepairQueue(std::string_view queue) {
+  api::RepairReport w;
+  SAKER_ADMIN_CALL(rpc.repair_queue(w, std::string(queue)));
+  if (!s.ok()) return s;
+  RepairReport r;
+  r.batches_kept = w.batches_kept;
+  for (const auto& c : w.cut) {
+    r.cut.push_back({c.log, c.segment, c.position, c.bytes, c.first_offset, c.end_offset});
+  }
+  return r;
+}
+
+Status Client::ResumeQueue(std::string_view queue) {
+  SAKER_ADMIN_CALL(rpc.resume_queue(std::string(queue)));
+  return s;
 }
 
 Result<std::vector<std::string>> Client::ListQueues() {

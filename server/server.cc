@@ -207,7 +207,11 @@ admin::Snapshot Server::Snapshot() {
 }
 
 net::HttpResponse Server::RouteAdmin(const net::HttpRequest& req) {
-  if (req.path == "/healthz") return {200, "text/plain", "ok\n"};
+  if (req.path == "/healthz") {
+    std::string degraded = admin::Degraded(Snapshot());
+    if (degraded.empty()) return {200, "text/plain", "ok\n"};
+    return {503, "text/plain", std::move(degraded)};
+  }
   if (req.path == "/readyz") {
     if (!ready_ || shutting_down_) return {503, "text/plain", "not ready\n"};
     // Kestrel's read set held Up and ReadOnly servers: a READONLY server still serves its

@@ -121,6 +121,32 @@ struct QueueDetails {
   // max_items and max_bytes limit), and its payload bytes.
   14: i64 depth
   15: i64 depth_bytes
+  // Why the queue is stopped, "" while it serves: "corruption" (puts and gets refused until
+  // repair_queue), "no_space" (puts refused, reads go on, resumes by itself) or "io_error"
+  // (puts and gets refused until resume_queue); and the error.
+  16: string failure_kind
+  17: string failure
+}
+
+// One damaged stretch repair_queue removed.
+struct RepairCut {
+  // "items" (offsets are item offsets) or "cursors" (the cursor log: offsets count cursor
+  // records; acks in them are lost, so their items are delivered again).
+  1: string log
+  2: string segment
+  // Byte position of the damage in the segment, and the bytes removed there.
+  3: i64 position
+  4: i64 bytes
+  // Offsets [first_offset, end_offset) are gone.
+  5: i64 first_offset
+  6: i64 end_offset
+}
+
+struct RepairReport {
+  // Intact batches in the queue's item log after the repair.
+  1: i64 batches_kept
+  // Empty when nothing was damaged.
+  2: list<RepairCut> cut
 }
 
 // A queue's resolved configuration (packaging/saker.toml documents each option). 0 = no limit.
@@ -178,4 +204,12 @@ service Saker extends kestrel.Kestrel {
   QueueDetails queue_info(1: string queue) throws (1: SakerError err)
   QueueSettings queue_config(1: string queue) throws (1: SakerError err)
   list<string> list_queues() throws (1: SakerError err)
+
+  // Salvages a damaged queue while the server runs: keeps every intact batch, cuts the damaged
+  // bytes (docs/OPERATIONS.md "Damage and repair"); the queue then serves again. NOT_FOUND,
+  // BUSY (a repair is running), UNAVAILABLE (its logs could not be opened at startup).
+  RepairReport repair_queue(1: string queue) throws (1: SakerError err)
+  // Ends a stop after a write error once the disk takes writes again. CORRUPTION if the queue
+  // is damaged (repair it), IO_ERROR while the probe write fails.
+  void resume_queue(1: string queue) throws (1: SakerError err)
 }

@@ -223,7 +223,12 @@ std::string Prometheus(const Snapshot& s) {
        "Writes of the queue's log that went out with O_DIRECT (direct_io_min_bytes)."},
       {"saker_queue_next_offset", "gauge", "Offset the next put gets."},
       {"saker_queue_dropped_total", "counter", "Items dropped by when_full = drop_oldest."},
-      {"saker_queue_failed", "gauge", "1 if the queue is fail-stop after a write error."}};
+      {"saker_queue_repairs_total", "counter", "Repairs that cut damaged bytes from the queue."},
+      {"saker_queue_repair_cut_bytes_total", "counter", "Bytes repairs cut from the queue's logs."},
+      {"saker_queue_repair_cut_items_total", "counter",
+       "Item offsets repairs cut from the queue's log (holes every subscription skips)."},
+      {"saker_queue_resumes_total", "counter",
+       "Stops after a write error ended by a probe write or resume_queue."}};
   for (const auto& f : kQueueFamilies) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", f.name, f.help, f.type);
     for (const auto& q : s.queues) {
@@ -239,9 +244,20 @@ std::string Prometheus(const Snapshot& s) {
       if (n == "saker_queue_log_direct_writes_total") v = q.log_direct_writes;
       if (n == "saker_queue_next_offset") v = q.next_offset;
       if (n == "saker_queue_dropped_total") v = q.dropped;
-      if (n == "saker_queue_failed") v = q.failed ? 1 : 0;
+      if (n == "saker_queue_repairs_total") v = q.repairs;
+      if (n == "saker_queue_repair_cut_bytes_total") v = q.repair_cut_bytes;
+      if (n == "saker_queue_repair_cut_items_total") v = q.repair_cut_items;
+      if (n == "saker_queue_resumes_total") v = q.resumes;
       out += fmt::format("{}{{queue=\"{}\"}} {}\n", f.name, q.name, v);
     }
+  }
+  // One series per queue, labelled with why it stopped ("" while it serves).
+  out +=
+      "# HELP saker_queue_failed 1 if the queue is stopped: reason corruption (repair it), "
+      "no_space (resumes by itself) or io_error (resume it).\n# TYPE saker_queue_failed gauge\n";
+  for (const auto& q : s.queues) {
+    out += fmt::format("saker_queue_failed{{queue=\"{}\",reason=\"{}\"}} {}\n", q.name,
+                       q.failure_kind, q.failed ? 1 : 0);
   }
   static constexpr Family kSubFamilies[] = {
       {"saker_subscription_depth", "gauge", "Items not yet acked, leased included (lag)."},
@@ -307,10 +323,12 @@ std::string Json(const Snapshot& s) {
         "{{\"name\":\"{}\",\"items\":{},\"bytes\":{},\"open_transactions\":{},\"depth\":{},"
         "\"depth_bytes\":{},\"log_bytes\":{},\"first_offset\":{},\"next_offset\":{},"
         "\"durable_end\":{},\"commit_end\":{},\"epoch\":{},\"put\":{},\"dropped\":{},"
-        "\"failed\":{},\"subscriptions\":[",
+        "\"failed\":{},\"failure_kind\":\"{}\",\"failure\":\"{}\",\"repairs\":{},"
+        "\"repair_cut_bytes\":{},\"repair_cut_items\":{},\"resumes\":{},\"subscriptions\":[",
         JsonEscape(q.name), q.items, q.bytes, q.open_transactions, q.depth, q.depth_bytes,
         q.log_bytes, q.first_offset, q.next_offset, q.durable_end, q.commit_end, q.epoch, q.put,
-        q.dropped, q.failed ? "true" : "false");
+        q.dropped, q.failed ? "true" : "false", q.failure_kind, JsonEscape(q.failure), q.repairs,
+        q.repair_cut_bytes, q.repair_cut_items, q.resumes);
     for (size_t k = 0; k < q.subscriptions.size(); k++) {
       const auto& sub = q.subscriptions[k];
       if (k) out += ",";
@@ -327,6 +345,15 @@ std::string Json(const Snapshot& s) {
   }
   out += "]}\n";
   return out;
+}
+
+std::string Degraded(const Snapshot& s) {
+  std::string failed;
+  for (const auto& q : s.queues) {
+    if (!q.failed) continue;
+    failed += fmt::format("{}{} ({})", failed.empty() ? "" : ", ", q.name, q.failure_kind);
+  }
+  return failed.empty() ? "" : "degraded: failed queues " + failed + "\n";
 }
 
 std::string StatusPage(const Snapshot& s, const History& history) {
@@ -356,7 +383,8 @@ std::string StatusPage(const Snapshot& s, const History& history) {
       out += fmt::format(
           "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td>"
           "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-          HtmlEscape(q.name), sub.name.empty() ? "(default)" : HtmlEscape(sub.name), sub.depth,
+          HtmlEscape(q.name) + (q.failed ? " <b>FAILED (" + q.failure_kind + ")</b>" : ""),
+          sub.name.empty() ? "(default)" : HtmlEscape(sub.name), sub.depth,
           first ? trend : "", first ? fmt::format("{:.1f}", rates.put_per_s) : "",
           first ? fmt::format("{:.1f}", rates.get_per_s) : "",
           static_cast<double>(sub.oldest_age_ms) / 1e3, sub.leased, sub.waiters, sub.delivered,

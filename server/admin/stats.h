@@ -32,6 +32,9 @@ std::string KestrelDumpStats(const Snapshot& s, const std::vector<std::string>& 
 std::string Prometheus(const Snapshot& s);
 // /stats.json: one JSON object.
 std::string Json(const Snapshot& s);
+// /healthz's body when some queue is stopped, "" when every queue serves:
+// "degraded: failed queues orders (corruption), jobs (no_space)\n".
+std::string Degraded(const Snapshot& s);
 // The status page: queues, depths, lag, and from `history` each queue's put and get rates and a
 // depth sparkline (inline SVG), as one HTML page with no scripts and no external assets.
 std::string StatusPage(const Snapshot& s, const History& history);

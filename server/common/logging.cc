@@ -71,6 +71,19 @@ void Flush() {
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
 }
 
+bool RateLimit::Allow(uint64_t* suppressed) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (now < next_) {
+    suppressed_++;
+    return false;
+  }
+  next_ = now + interval_;
+  *suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 }  // namespace saker::logging
 
 namespace saker {

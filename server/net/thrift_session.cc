@@ -215,6 +215,9 @@ class Service final : public api::SakerCobSvIf {
                     const std::string& queue) override;
   void list_queues(std::function<void(std::vector<std::string> const&)> cob,
                    ExnCob exn_cob) override;
+  void repair_queue(std::function<void(api::RepairReport const&)> cob, ExnCob exn_cob,
+                    const std::string& queue) override;
+  void resume_queue(std::function<void()> cob, ExnCob exn_cob, const std::string& queue) override;
 
  private:
   queue::QueueManager* engine();
@@ -260,21 +263,26 @@ void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
   o.fill = true;  // Kestrel: wait for max_items or the deadline
   o.reliable = auto_abort_msec > 0;
   o.lease_ms = std::max<int32_t>(0, auto_abort_msec);
-  StartGet(state_, queue_name, o, [cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
-    std::vector<kestrel::Item> items;
-    if (r.ok()) {
-      items.reserve(r->size());
-      for (const auto& d : *r) {
-        kestrel::Item item;
-        item.data.assign(d.payload);
-        item.id = static_cast<int64_t>(d.lease_id);
-        items.push_back(std::move(item));
-      }
-    } else {
-      Log().debug("thrift get refused: {}", r.status().ToString());
-    }
-    cob(items);
-  });
+  StartGet(state_, queue_name, o,
+           [state = state_->shared_from_this(),
+            cob = std::move(cob)](Result<std::vector<queue::Delivery>> r) {
+             std::vector<kestrel::Item> items;
+             if (r.ok()) {
+               items.reserve(r->size());
+               for (const auto& d : *r) {
+                 kestrel::Item item;
+                 item.data.assign(d.payload);
+                 item.id = static_cast<int64_t>(d.lease_id);
+                 items.push_back(std::move(item));
+               }
+             } else {
+               Log().debug("thrift get refused: {}", r.status().ToString());
+               // A stopped queue is never answered like an empty one.
+               if (r.status().IsCorruption() || r.status().IsIOError())
+                 state->kestrel_error = r.status();
+             }
+             cob(items);
+           });
 }
 
 void Service::confirm(std::function<void(int32_t const&)> cob, const std::string&,
@@ -546,8 +554,39 @@ void Service::queue_info(std::function<void(api::QueueDetails const&)> cob, ExnC
   d.open_transactions = static_cast<int64_t>(stats->open_transactions);
   d.depth = static_cast<int64_t>(stats->depth);
   d.depth_bytes = static_cast<int64_t>(stats->depth_bytes);
+  d.failure_kind = stats->failure_kind;
+  d.failure = stats->failure;
   for (const auto& s : stats->subscriptions) d.subscriptions.push_back(ToInfo(s));
   cob(d);
+}
+
+void Service::repair_queue(std::function<void(api::RepairReport const&)> cob, ExnCob exn_cob,
+                           const std::string& queue) {
+  engine()->RepairQueue(queue, [cob, exn_cob](Result<queue::RepairReport> r) {
+    if (!r.ok()) return Throw(exn_cob, r.status());
+    api::RepairReport out;
+    out.batches_kept = static_cast<int64_t>(r->batches_kept);
+    for (const auto& [log, cuts] : {std::pair{"items", &r->cuts}, {"cursors", &r->cursor_cuts}}) {
+      for (const storage::LogCut& c : *cuts) {
+        api::RepairCut w;
+        w.log = log;
+        w.segment = c.segment;
+        w.position = static_cast<int64_t>(c.position);
+        w.bytes = static_cast<int64_t>(c.bytes);
+        w.first_offset = static_cast<int64_t>(c.first_offset);
+        w.end_offset = static_cast<int64_t>(c.end_offset);
+        out.cut.push_back(std::move(w));
+      }
+    }
+    cob(out);
+  });
+}
+
+void Service::resume_queue(std::function<void()> cob, ExnCob exn_cob, const std::string& queue) {
+  engine()->ResumeQueue(queue, [cob, exn_cob](Status s) {
+    if (!s.ok()) return Throw(exn_cob, s);
+    cob();
+  });
 }
 
 void Service::queue_config(std::function<void(api::QueueSettings const&)> cob, ExnCob exn_cob,

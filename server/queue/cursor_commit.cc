@@ -74,9 +74,11 @@ void Engine::FlushCursors() {
   for (uint64_t id : cursor_dirty_) {
     Queue* q = FindQueue(id);
     if (q == nullptr) continue;
-    if (q->failed) {
+    // A stopped queue still writes its acks while its cursor log takes them (a full disk, a
+    // damaged item log).
+    if (q->failed && (!q->cursor_log || q->cursor_log->failed() || q->cursor_log->damaged())) {
       q->cursor_dirty = false;
-      FailWaits(q, Status::IOError("queue " + q->name + " is stopped after a storage error"));
+      FailWaits(q, q->failure);
       continue;
     }
     if (!q->cursor_log) {
@@ -203,7 +205,11 @@ void Engine::Checkpoint(std::function<void(Status)> done) {
           // The checkpoint's state is not in meta.db, and the cursor logs it
           // would free are kept: the queues stop rather than run on unknown
           // metadata.
-          EngineLog().error("meta.db checkpoint failed: {}", st.ToString());
+          static logging::RateLimit limit(std::chrono::seconds(10));
+          if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+            EngineLog().error("meta.db checkpoint failed: {} ({} more since)", st.ToString(),
+                              skipped);
+          }
           for (uint64_t id : ids) {
             if (Queue* q = FindQueue(id)) FailQueue(q, st);
           }

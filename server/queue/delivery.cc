@@ -26,15 +26,34 @@ void Engine::RequestLoad(Queue* q, uint64_t offset) {
   if (q->loading || !q->log) return;
   q->loading = true;
   reader_.Read(q->log, offset, config_.read_bytes,
-               [this, alive = alive_, id = q->id,
-                gen = q->truncations](Result<std::vector<storage::BatchPtr>> read) {
+               [this, alive = alive_, id = q->id, gen = q->truncations,
+                offset](Result<std::vector<storage::BatchPtr>> read) {
                  if (!*alive) return;
-                 OnLoaded(id, gen, std::move(read));
+                 OnLoaded(id, gen, offset, std::move(read));
                  Drain();
                });
 }
 
-void Engine::OnLoaded(uint64_t queue_id, uint64_t truncations,
+void Engine::SkipHole(Queue* q, uint64_t from, uint64_t to) {
+  static logging::RateLimit limit(std::chrono::seconds(10));
+  if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+    EngineLog().warn("[queue={}] skipping offsets [{}, {}): cut by a repair ({} more since)",
+                     q->name, from, to, skipped);
+  }
+  for (auto& [name, s] : q->subs) {
+    DropLeases(s.get(), from, to);
+    if (s->cursor.floor() >= from) {
+      s->counters.dropped += s->cursor.AckBelow(to);
+      continue;
+    }
+    for (uint64_t o = from; o < to; o++) {
+      if (s->cursor.Ack(o)) s->counters.dropped++;
+    }
+  }
+  Touch(q);
+}
+
+void Engine::OnLoaded(uint64_t queue_id, uint64_t truncations, uint64_t offset,
                       Result<std::vector<storage::BatchPtr>> read) {
   Queue* q = FindQueue(queue_id);
   // A read started before a truncation may hold cut bytes: drop it (the next get reads again).
@@ -54,7 +73,14 @@ void Engine::OnLoaded(uint64_t queue_id, uint64_t truncations,
     }
     Touch(q);
   } else if (!st.ok()) {
-    EngineLog().error("[queue={}] cold read failed: {}", q->name, st.ToString());
+    // Damage (or a read error) fails the queue at the first read that meets it: its gets are
+    // answered with the error from now on, never as an empty queue.
+    FailQueue(q, st);
+    return;
+  } else if (q->log) {
+    // A read that finds nothing at `offset` below commit_end met a hole a repair left.
+    const uint64_t found = batches.empty() ? q->commit_end : batches.front()->base_offset();
+    if (found > offset) SkipHole(q, offset, std::min(found, q->commit_end));
   }
   // The first batch is the one a get waits for; read-ahead only while the budget allows.
   for (size_t i = 0; i < batches.size(); i++) {
@@ -91,6 +117,10 @@ GetHandle Engine::Get(std::string_view name, const GetOptions& options, GetDone 
     return 0;
   }
   Subscription* s = *sub;
+  if (s->queue->failed && !s->queue->no_space) {
+    Complete([done = std::move(done), st = s->queue->failure] { done(st); });
+    return 0;
+  }
   if (options.max_items == 0) {
     Complete([done = std::move(done)] { done(std::vector<Delivery>{}); });
     return 0;

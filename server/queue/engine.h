@@ -80,6 +80,10 @@ class Engine final : public CommitSink {
   void Truncate(std::string_view name, uint64_t offset, std::function<void(Status)> done);
   void Commit(uint64_t queue_id, uint64_t commit_end) override;  // CommitSink
 
+  // repair.cc
+  void Repair(std::string_view name, std::function<void(Result<RepairReport>)> done);
+  void Resume(std::string_view name, std::function<void(Status)> done);
+
   // delivery.cc
   GetHandle Get(std::string_view name, const GetOptions& options, GetDone done);
   bool CancelGet(GetHandle handle);
@@ -176,11 +180,27 @@ class Engine final : public CommitSink {
   void OnAppended(uint64_t queue_id, uint64_t truncations, storage::BatchPtr batch, Status st);
   void FailQueue(Queue* q, const Status& st);
   void CompletePuts(Queue* q);
+  // Forgets every record at or above `offset` (next_offset becomes it); appends and cold reads
+  // in flight are ignored when they complete.
+  void ForgetFrom(Queue* q, uint64_t offset);
+
+  // repair.cc
+  // The queue `name` names, if its logs are open (else Unavailable); NotFound, InvalidArgument.
+  Result<Queue*> FindWithLogs(std::string_view name) const;
+  // One probe a second for the queues a full disk stopped (from FlushPuts).
+  void ProbeStopped();
+  void StartResume(Queue* q, std::function<void(Status)> done);
+  // Ends a stop: the queue's ends and caches follow its logs as reloaded from the files (the
+  // cursor log's too when it had failed: `cursors_failed`, read before the reload).
+  void Restart(Queue* q, bool cursors_failed);
 
   // delivery.cc
   storage::BatchPtr FindResident(const Queue* q, uint64_t offset) const;
   void RequestLoad(Queue* q, uint64_t offset);
-  void OnLoaded(uint64_t queue_id, uint64_t truncations, Result<std::vector<storage::BatchPtr>> r);
+  void OnLoaded(uint64_t queue_id, uint64_t truncations, uint64_t offset,
+                Result<std::vector<storage::BatchPtr>> r);
+  // Every subscription skips [from, to), offsets a repair cut (counted as dropped).
+  void SkipHole(Queue* q, uint64_t from, uint64_t to);
   bool Expired(const Queue* q, const storage::RecordView& rec) const;
   void ServeWaiters(Subscription* s);
   void ServeQueue(Queue* q);
@@ -280,6 +300,8 @@ class Engine final : public CommitSink {
   int64_t last_commit_ms_ = 0;
   int64_t last_sweep_ms_ = 0;
   int64_t last_forget_ms_ = 0;
+  std::vector<uint64_t> no_space_;  // ids of queues a full disk stopped (ProbeStopped)
+  int64_t last_probe_ms_ = 0;
 
   uint64_t next_queue_id_ = 1;
   uint64_t queue_creates_ = 0;  // since the server started

@@ -145,9 +145,7 @@ void Engine::DropOldest(Queue* q) {
 
 void Engine::PutInto(Queue* q, std::vector<PutItem> items, PutDone done) {
   if (q->failed) {
-    Complete([done = std::move(done), name = q->name] {
-      done(Status::IOError("queue " + name + " is stopped after a storage error"));
-    });
+    Complete([done = std::move(done), st = q->failure] { done(st); });
     return;
   }
   const QueueConfig& cfg = q->config;
@@ -218,6 +216,7 @@ void Engine::PutInto(Queue* q, std::vector<PutItem> items, PutDone done) {
 
 void Engine::FlushPuts() {
   OpenLogs();
+  ProbeStopped();
   std::vector<uint64_t> keep;
   for (uint64_t id : dirty_) {
     Queue* q = FindQueue(id);
@@ -292,16 +291,40 @@ void Engine::Commit(uint64_t queue_id, uint64_t commit_end) {
 }
 
 void Engine::FailQueue(Queue* q, const Status& st) {
-  if (!q->failed) EngineLog().error("[queue={}] stopped: {}", q->name, st.ToString());
+  // A full disk: a log's write failed with ENOSPC, or meta.db's checkpoint with SQLITE_FULL.
+  const bool full = (q->log && q->log->out_of_space()) ||
+                    (q->cursor_log && q->cursor_log->out_of_space()) ||
+                    st.message().find("disk is full") != std::string_view::npos;
+  // A damage outranks any other stop: it needs a repair, not a resume.
+  if (q->failure.ok() || (st.IsCorruption() && !q->failure.IsCorruption())) {
+    const std::string why(st.message());
+    if (st.IsCorruption()) {
+      q->failure = Status::Corruption("queue " + q->name + " is damaged (saker queue repair " +
+                                      q->name + "): " + why);
+    } else if (full) {
+      q->failure = Status::IOError("queue " + q->name + ": no space left on device (" + why + ")");
+    } else {
+      q->failure =
+          Status::IOError("queue " + q->name + " is stopped after a storage error: " + why);
+    }
+    EngineLog().error("[queue={}] stopped: {}", q->name, q->failure.ToString());
+  }
   q->failed = true;
+  const bool was_full = q->no_space;
+  q->no_space = full && !q->failure.IsCorruption();
+  if (q->no_space && !was_full) no_space_.push_back(q->id);
   q->builder = storage::BatchBuilder();
   q->builder_bytes = 0;
   while (!q->puts.empty()) {
     PendingPut p = std::move(q->puts.front());
     q->puts.pop_front();
-    Complete([done = std::move(p.done), st] { done(st); });
+    Complete([done = std::move(p.done), st = q->failure] { done(st); });
   }
-  FailWaits(q, st);
+  FailWaits(q, q->failure);
+  // A full disk keeps reads going; any other stop answers the blocked gets with the error.
+  if (!q->no_space) {
+    for (auto& [name, s] : q->subs) FinishAll(s.get(), q->failure);
+  }
 }
 
 void Engine::CompletePuts(Queue* q) {
@@ -324,7 +347,7 @@ void Engine::AppendBatch(std::string_view name, storage::BatchPtr batch,
   auto r = GetOrCreateQueue(name);
   if (!r.ok()) return fail(r.status());
   Queue* q = *r;
-  if (q->failed) return fail(Status::IOError("queue " + q->name + " is stopped"));
+  if (q->failed) return fail(q->failure);
   if (!q->builder.empty()) {
     return fail(Status::Busy("queue " + q->name + " has local puts not yet written"));
   }
@@ -354,6 +377,21 @@ void Engine::AppendBatch(std::string_view name, storage::BatchPtr batch,
   }
 }
 
+void Engine::ForgetFrom(Queue* q, uint64_t offset) {
+  q->truncations++;
+  q->loading = false;
+  if (offset < q->next_offset) {
+    while (!q->index.empty() && q->index.back().base >= offset) {
+      q->bytes_total = q->index.back().bytes_before;
+      q->index.pop_back();
+    }
+    tail_.Truncate(q->log.get(), offset);
+    cold_.DropFrom(q->id, offset);
+    q->dedupe.ForgetFrom(offset);
+  }
+  q->next_offset = q->flushed_end = offset;
+}
+
 void Engine::Truncate(std::string_view name, uint64_t offset, std::function<void(Status)> done) {
   auto fail = [&](Status st) { Complete([done = std::move(done), st] { done(st); }); };
   Status st = CheckOpen();
@@ -371,18 +409,9 @@ void Engine::Truncate(std::string_view name, uint64_t offset, std::function<void
   }
   // Everything at or above `offset` is forgotten now; appends and cold reads still in flight
   // carry the old truncation count and are ignored when they complete.
-  q->truncations++;
-  q->loading = false;
-  q->next_offset = q->flushed_end = offset;
+  ForgetFrom(q, offset);
   q->durable_end = std::min(q->durable_end, offset);
   q->commit_end = std::min(q->commit_end, offset);
-  while (!q->index.empty() && q->index.back().base >= offset) {
-    q->bytes_total = q->index.back().bytes_before;
-    q->index.pop_back();
-  }
-  tail_.Truncate(q->log.get(), offset);
-  cold_.DropFrom(q->id, offset);
-  q->dedupe.ForgetFrom(offset);
   const Status cut = Status::Unavailable("queue " + q->name + " was truncated at offset " +
                                          std::to_string(offset) + " before the put was durable");
   std::erase_if(q->puts, [&](PendingPut& p) {

@@ -89,8 +89,15 @@ struct Queue {
   QueueConfig config;
   std::shared_ptr<storage::Log> log;
   std::shared_ptr<storage::Log> cursor_log;
+  // Stopped: puts are refused with `failure`. Corruption (a damaged batch) refuses gets too,
+  // until repair_queue; IOError with no_space (the disk is full) keeps serving reads and acks,
+  // and a probe write resumes it (docs/OPERATIONS.md).
   bool failed = false;
-  uint64_t epoch = 0;  // written into every batch this node builds
+  Status failure;
+  bool no_space = false;
+  bool resuming = false;   // a Resume of its logs is on the storage thread
+  bool repairing = false;  // a Repair of its logs is on the storage thread
+  uint64_t epoch = 0;      // written into every batch this node builds
   uint64_t first_offset = 1;
   uint64_t next_offset = 1;  // the next put gets this
   uint64_t flushed_end = 1;  // handed to storage below this

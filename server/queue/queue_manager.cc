@@ -236,6 +236,15 @@ void QueueManager::Truncate(std::string_view queue, uint64_t offset,
   engine_->Truncate(queue, offset, std::move(done));
   engine_->Drain();
 }
+void QueueManager::RepairQueue(std::string_view queue,
+                               std::function<void(Result<RepairReport>)> done) {
+  engine_->Repair(queue, std::move(done));
+  engine_->Drain();
+}
+void QueueManager::ResumeQueue(std::string_view queue, std::function<void(Status)> done) {
+  engine_->Resume(queue, std::move(done));
+  engine_->Drain();
+}
 void QueueManager::Tick() { engine_->Tick(); }
 void QueueManager::CommitCursors(std::function<void(Status)> done) {
   engine_->Checkpoint(std::move(done));

@@ -27,6 +27,7 @@
 #include "server/queue/queue_config.h"
 #include "server/queue/replicator.h"
 #include "server/storage/batch.h"
+#include "server/storage/log.h"
 #include "server/storage/storage_thread.h"
 
 namespace saker::queue {
@@ -154,8 +155,26 @@ struct QueueStats {
   uint64_t put_refused = 0;
   uint64_t deduped = 0;
   uint64_t dropped = 0;                          // items dropped by when_full = drop_oldest
-  bool failed = false;                           // fail-stop after a write error
+  bool failed = false;                           // stopped (failure says why)
   std::vector<SubscriptionStats> subscriptions;  // default subscription first
+  // Why the queue is stopped ("" while it serves): "corruption" (a damaged batch: puts and
+  // gets refused until RepairQueue), "no_space" (puts refused, reads go on, resumes by itself)
+  // or "io_error" (puts and gets refused until ResumeQueue); and the error itself.
+  std::string failure_kind;
+  std::string failure;
+  uint64_t repairs = 0;           // RepairQueue runs that cut something
+  uint64_t repair_cut_bytes = 0;  // bytes they removed
+  uint64_t repair_cut_items = 0;  // item offsets they removed (holes)
+  uint64_t resumes = 0;           // stops ended by a probe write or ResumeQueue
+};
+
+// What RepairQueue kept and cut.
+struct RepairReport {
+  uint64_t batches_kept = 0;          // intact batches in the item log after the repair
+  std::vector<storage::LogCut> cuts;  // of the item log: offsets are item offsets
+  // Of the cursor log (its offsets count cursor records): acks in them are lost, so their items
+  // are delivered again.
+  std::vector<storage::LogCut> cursor_cuts;
 };
 
 // --- The manager -----------------------------------------------------------------------------
@@ -186,14 +205,17 @@ class QueueManager {
   // Appends `items` to `queue` (a subscription suffix is ignored: puts go to the queue).
   // `done` runs once every accepted item is durable at the queue's sync level, or with the
   // error that refused the whole put: InvalidArgument (name), Unavailable (status, closed),
-  // IOError (the queue is fail-stop). Items put to one queue during one loop iteration are
+  // IOError (the queue is stopped: a write error or a full disk), Corruption (the queue is
+  // damaged; docs/OPERATIONS.md). Items put to one queue during one loop iteration are
   // written as one batch. When nothing needs writing (all refused or deduplicated and durable)
   // `done` runs before Put returns.
   void Put(std::string_view queue, std::vector<PutItem> items, PutDone done);
 
   // Takes up to max_items from `name`'s subscription. `done` runs once (possibly inline, before
   // Get returns 0), with the items (maybe none after a timeout), or an error: InvalidArgument,
-  // Unavailable (status), NotFound (queue deleted while waiting). Returns a handle while parked.
+  // Unavailable (status), NotFound (queue deleted while waiting), Corruption / IOError (the
+  // queue is stopped, but for a full disk, which keeps serving reads; docs/OPERATIONS.md).
+  // Returns a handle while parked.
   GetHandle Get(std::string_view name, const GetOptions& options, GetDone done);
   // Drops a parked get at once (its client went away); O(1). Items it already held are
   // released for redelivery. `done` never runs. False if unknown or already completed.
@@ -278,6 +300,20 @@ class QueueManager {
   // subscriptions whose floor is above are moved back to it. NotFound if there is no such queue;
   // Busy while appends to it are not yet handed to storage (call again after the loop turned).
   void Truncate(std::string_view queue, uint64_t offset, std::function<void(Status)> done);
+
+  // Salvages `queue` while the server runs (docs/OPERATIONS.md "Damage and repair"): both its
+  // logs are read whole on the storage thread, every intact batch is kept and the damaged bytes
+  // are cut (storage::Log::Repair). The cut item offsets are skipped by every subscription
+  // (counted as dropped); the queue then serves again. `done` gets what was kept and cut (no
+  // cuts: nothing was damaged), NotFound, Busy (a repair is running), Unavailable (its logs
+  // could not be opened at startup), or the error that stopped the repair (the queue stays
+  // stopped).
+  void RepairQueue(std::string_view queue, std::function<void(Result<RepairReport>)> done);
+  // Ends a stop after a write error once the disk takes writes again (a probe write, then the
+  // logs reloaded from their files). OK at once if the queue is not stopped; Corruption if it is
+  // damaged (repair it); IOError while the probe fails. A queue stopped by a full disk also
+  // does this by itself, one probe a second.
+  void ResumeQueue(std::string_view queue, std::function<void(Status)> done);
 
   // Processes due deadlines (leases, waiters, delayed redelivery). A timer calls this every
   // tick_ms; tests with a FakeClock call it after Advance().

@@ -87,6 +87,12 @@ QueueStats Engine::StatsOf(const Queue* q) const {
     st.log_direct_writes = ls.direct_writes;
   }
   st.failed = q->failed;
+  if (q->failed) {
+    st.failure = q->failure.ToString();
+    st.failure_kind = q->failure.IsCorruption() ? "corruption"
+                      : q->no_space             ? "no_space"
+                                                : "io_error";
+  }
   st.subscriptions.clear();
   for (const auto& [name, s] : q->subs) st.subscriptions.push_back(StatsOf(s.get()));
   if (!st.subscriptions.empty() && st.subscriptions.front().name.empty()) {

@@ -336,6 +336,7 @@ Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
       EngineLog().error("[queue={}] cannot be recovered, queue stopped: {}", q->name,
                         st.ToString());
       q->failed = true;
+      q->failure = Status::IOError("queue " + q->name + " cannot be recovered: " + st.ToString());
       q->log.reset();
       q->cursor_log.reset();
     } else {
@@ -343,6 +344,8 @@ Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
       q->next_offset = q->flushed_end = q->durable_end = q->commit_end = q->log->next_offset();
       q->epoch = q->log->stats().last_epoch;
       q->cursor_log_end = q->cursor_durable_end = q->cursor_log->next_offset();
+      // Opened damaged (a bad batch in the middle of the tail): stopped until repair_queue.
+      if (q->log->damaged()) FailQueue(q.get(), q->log->damage());
     }
     auto through = snap.dedupe_through.find(q->id);
     q->dedupe.set_through(through == snap.dedupe_through.end() ? 0 : through->second);

@@ -44,7 +44,10 @@ void Engine::RemoveCommitted(std::vector<Retained> retention,
       [this, alive = alive_, retention, dirs, doomed,
        waiters = std::move(waiters)](Status st) mutable {
         if (!*alive) return;
-        if (!st.ok()) EngineLog().error("retention failed: {}", st.ToString());
+        static logging::RateLimit limit(std::chrono::seconds(10));
+        if (uint64_t skipped = 0; !st.ok() && limit.Allow(&skipped)) {
+          EngineLog().error("retention failed: {} ({} more since)", st.ToString(), skipped);
+        }
         // Only the cut logs moved their first offset: no walk over every queue.
         for (const Retained& r : retention) {
           Queue* q = FindQueue(r.queue_id);
@@ -61,8 +64,11 @@ void Engine::RemoveCommitted(std::vector<Retained> retention,
             },
             [this, alive = alive_, st, waiters = std::move(waiters)](Status removed) mutable {
               if (!*alive) return;
-              if (!removed.ok())
-                EngineLog().error("removing segment files: {}", removed.ToString());
+              static logging::RateLimit limit(std::chrono::seconds(10));
+              if (uint64_t skipped = 0; !removed.ok() && limit.Allow(&skipped)) {
+                EngineLog().error("removing segment files: {} ({} more since)", removed.ToString(),
+                                  skipped);
+              }
               for (auto& w : waiters) Complete([w = std::move(w), st] { w(st); });
               Drain();
             });

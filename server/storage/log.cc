@@ -94,10 +94,32 @@ Result<std::shared_ptr<File>> Log::FileOf(Segment& seg, bool create, bool direct
 
 Status Log::Fail(Status status) {
   static auto& log = logging::Get("storage");
+  // Status::FromErrno carries strerror's text; a fault hook's status does too.
+  const std::string_view msg = status.message();
+  if (msg.ends_with(std::strerror(ENOSPC)) || msg.ends_with(std::strerror(EDQUOT))) {
+    out_of_space_.store(true, std::memory_order_release);
+  }
   if (!failed_.exchange(true, std::memory_order_acq_rel)) {
     log.error("{} fail-stop: {}", Prefix(), status.ToString());
   }
   return status;
+}
+
+Status Log::Refusal() const {
+  if (damaged()) return damage();
+  return Status::IOError(options_.name + ": log is fail-stop");
+}
+
+Status Log::damage() const {
+  std::lock_guard<std::mutex> lock(damage_mu_);
+  return damage_;
+}
+
+void Log::NoteDamage(const Status& status) const {
+  std::lock_guard<std::mutex> lock(damage_mu_);
+  if (!damage_.ok()) return;
+  damage_ = status;
+  damaged_.store(true, std::memory_order_release);
 }
 
 // `iov` is consumed: a short write advances it past what was written.
@@ -218,7 +240,7 @@ Status Log::AppendAll(const std::vector<BatchPtr>& batches) {
 }
 
 Status Log::AppendAll(std::span<const Batch* const> batches) {
-  if (failed()) return Status::IOError(options_.name + ": log is fail-stop");
+  if (failed() || damaged()) return Refusal();
   uint64_t expected = next_offset();
   for (const Batch* b : batches) {
     if (b->base_offset() != expected) {
@@ -290,7 +312,7 @@ Status Log::AppendAll(std::span<const Batch* const> batches) {
 }
 
 Status Log::Sync() {
-  if (failed()) return Status::IOError(options_.name + ": log is fail-stop");
+  if (failed()) return Refusal();
   if (active_dirty_) {
     SAKER_RETURN_IF_ERROR(SyncFile(*segments_.back()));
     active_dirty_ = false;
@@ -310,7 +332,7 @@ Status Log::RemoveSegmentFiles(const Segment& seg) {
 }
 
 Status Log::Truncate(uint64_t offset) {
-  if (failed()) return Status::IOError(options_.name + ": log is fail-stop");
+  if (failed() || damaged()) return Refusal();
   if (offset < first_offset() || offset > next_offset()) {
     return Status::InvalidArgument(options_.name + ": truncate to " + std::to_string(offset) +
                                    " outside [" + std::to_string(first_offset()) + ", " +
@@ -453,7 +475,9 @@ Result<std::vector<BatchPtr>> Log::Read(uint64_t offset, size_t max_bytes) const
     const uint64_t before = truncations();
     auto out = ReadOnce(offset, max_bytes);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (truncations() == before) return out;
+    if (truncations() != before) continue;
+    if (out.status().IsCorruption()) NoteDamage(out.status());
+    return out;
   }
 }
 

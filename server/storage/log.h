@@ -71,13 +71,28 @@ struct LogStats {
 // The file operations a test can make fail (Log::TEST_SetFault).
 enum class FileOp { kWrite, kSync };
 
+// One damaged stretch that Log::Repair removed (FORMAT.md "Repair").
+struct LogCut {
+  std::string segment;        // path of the segment it was in
+  uint64_t position = 0;      // byte position of the damage in that segment
+  uint64_t bytes = 0;         // bytes removed there
+  uint64_t first_offset = 0;  // offsets [first_offset, end_offset) are gone (a hole)
+  uint64_t end_offset = 0;
+};
+
+struct LogRepair {
+  uint64_t batches_kept = 0;  // intact batches in the log after the repair
+  std::vector<LogCut> cuts;   // in log order; empty when nothing was damaged
+};
+
 class Log {
  public:
   // Opens the log in `dir`, creating the directory if needed, and recovers it: a torn or
-  // bad-CRC tail of the last segment is cut (warning names file and position); damage before
-  // the tail returns Corruption naming file and position, and nothing is opened. Only the
-  // tail segment is read, and no descriptor stays open when options.fd_cache is set. A new
-  // log costs no fsync here: its directory is made durable by the first Sync().
+  // bad-CRC tail of the last segment is cut (warning names file and position). Damage in the
+  // middle of the tail (an intact batch follows it) opens the log damaged (damage()): it is
+  // read as it is, appends are refused, and next_offset() is the end of the last intact batch.
+  // Only the tail segment is read, and no descriptor stays open when options.fd_cache is set.
+  // A new log costs no fsync here: its directory is made durable by the first Sync().
   static Result<std::unique_ptr<Log>> Open(const std::string& dir, LogOptions options);
   // Drops the log's descriptors from the FdCache. Destroy it when no thread uses it (the
   // StorageThread and ReaderPool hold shared_ptrs while they do).
@@ -87,7 +102,8 @@ class Log {
 
   // Appends `batch`, whose base offset must be next_offset() (else InvalidArgument), rolling
   // the segment first if it is full or old. Written, not yet durable: see Sync(). After any
-  // failed write or sync the log is fail-stop and every later call returns IOError.
+  // failed write or sync the log is fail-stop and every later call returns IOError (until
+  // Resume); a damaged log refuses with Corruption (until Repair).
   Status Append(const Batch& batch);
   // Appends several batches, contiguous from next_offset() (else InvalidArgument and nothing
   // is written), with one pwritev per segment they land in.
@@ -142,7 +158,27 @@ class Log {
   // discards the result if it changed.
   Result<std::vector<BatchPtr>> Read(uint64_t offset, size_t max_bytes) const;
 
-  // How many Truncates have cut something since Open; any thread.
+  // Damage the log has met (Corruption naming segment and position): at Open, in the middle of
+  // the tail, or in any Read since. OK while none. Any thread.
+  Status damage() const;
+  bool damaged() const { return damaged_.load(std::memory_order_acquire); }
+  // The fail-stop came from a full filesystem (ENOSPC, EDQUOT). Any thread.
+  bool out_of_space() const { return out_of_space_.load(std::memory_order_acquire); }
+
+  // Writer thread: salvages a damaged log (FORMAT.md "Repair"). Reads every segment whole,
+  // keeps every intact batch, and removes the damaged bytes: the intact batches after a damage
+  // go to a segment of their own named by their base offset, so the offsets of the damage
+  // become a hole between segments; next_offset() never moves back. Fills `report` with what
+  // was kept and cut, then reloads the log from its files; the damage and a fail-stop are
+  // cleared. Every segment is read, so it takes about as long as reading the log once.
+  Status Repair(LogRepair* report);
+  // Writer thread: ends a fail-stop once the disk takes writes again. A probe file in the log's
+  // directory is written, fdatasync'ed and removed; if that works, the log is reloaded from its
+  // files as Open would (a partly written batch is cut) and the tail fdatasync'ed, so what it
+  // holds is durable. IOError (and still fail-stop) while the probe fails; OK if not stopped.
+  Status Resume();
+
+  // How many Truncates (and Repairs and Resumes) have cut something since Open; any thread.
   uint64_t truncations() const { return truncations_.load(std::memory_order_acquire); }
 
   // Snapshot of the counters; safe from any thread.
@@ -183,6 +219,17 @@ class Log {
   Result<std::shared_ptr<File>> FileOf(Segment& seg, bool create = false,
                                        bool direct = false) const;
   Status Fail(Status status);
+  // The error an append or truncate gets while the log is fail-stop or damaged.
+  Status Refusal() const;
+  void NoteDamage(const Status& status) const;
+  // Lists the segment files into segments_ (creating an empty one at `empty_base` if there
+  // are none) and recovers the tail; Open and Reload.
+  Status LoadSegments(uint64_t empty_base);
+  // Writer: rebuilds the segment list from the files (after Repair or a fail-stop), with
+  // zero-fills stopped (ClaimTail) and truncations() already bumped.
+  Status Reload();
+  Status RepairSegment(size_t i, const std::vector<std::shared_ptr<Segment>>& segs, uint64_t end,
+                       LogRepair* report);
   Status WriteAt(Segment& seg, std::vector<iovec>& iov, uint64_t position);
   Status SyncFile(Segment& seg);
   Status SyncDir();
@@ -224,6 +271,10 @@ class Log {
   std::atomic<uint64_t> first_offset_{1};
   std::atomic<uint64_t> next_offset_{1};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> out_of_space_{false};
+  mutable std::atomic<bool> damaged_{false};
+  mutable std::mutex damage_mu_;
+  mutable Status damage_;  // guarded by damage_mu_
   std::atomic<uint64_t> last_epoch_{0};
   std::atomic<uint64_t> direct_writes_{0};
   std::atomic<bool> readers_behind_{false};

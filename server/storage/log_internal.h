@@ -28,6 +28,24 @@ inline uint64_t PageUp(uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
 Status PreadFull(int fd, char* buf, size_t n, uint64_t position, size_t* got,
                  const std::string& path);
 
+bool AllZero(const char* p, size_t n);
+
+// A stretch of a segment's bytes holding intact batches (valid header and CRC) back to back
+// with contiguous offsets: bytes [position, end_position), offsets [first_offset, end_offset).
+struct Run {
+  uint64_t position = 0;
+  uint64_t end_position = 0;
+  uint64_t first_offset = 0;
+  uint64_t end_offset = 0;
+  uint64_t batches = 0;
+};
+
+// The intact runs of `data`, a whole segment whose base offset is `base`, in order. A run
+// ends where a batch fails its checks or has an unexpected offset; the next one starts at the
+// next intact batch whose offset is not below the end of the previous run. Bytes outside the
+// runs are damage, but for zeros from the end of the last run to the end of `data`.
+std::vector<Run> ScanRuns(const std::string& data, uint64_t base);
+
 }  // namespace log_internal
 
 struct Log::Segment {

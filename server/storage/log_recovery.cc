@@ -22,6 +22,7 @@
 #include "server/storage/log_internal.h"
 
 namespace saker::storage {
+using log_internal::AllZero;
 using log_internal::kMaxDirectBytes;
 using log_internal::kPage;
 using log_internal::PageUp;
@@ -41,13 +42,6 @@ bool ParseSegmentName(const std::string& name, uint64_t* base_offset) {
   }
   *base_offset = v;
   return v > 0;
-}
-
-bool AllZero(const char* p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] != 0) return false;
-  }
-  return true;
 }
 
 // True if an intact batch (valid header and CRC) starts anywhere in data[from, n): damage
@@ -74,10 +68,14 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
   if (ec) return Status::IOError("create directory " + dir + ": " + ec.message());
   std::unique_ptr<Log> log(new Log(dir, std::move(options)));
   log->parent_dir_dirty_ = created;
+  SAKER_RETURN_IF_ERROR(log->LoadSegments(1));
+  return log;
+}
 
+Status Log::LoadSegments(uint64_t empty_base) {
   std::vector<uint64_t> bases;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return Status::FromErrno("opendir " + dir, errno);
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return Status::FromErrno("opendir " + dir_, errno);
   while (dirent* e = ::readdir(d)) {
     uint64_t base = 0;
     if (ParseSegmentName(e->d_name, &base)) bases.push_back(base);
@@ -85,37 +83,46 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
   ::closedir(d);
   std::sort(bases.begin(), bases.end());
 
+  std::vector<std::shared_ptr<Segment>> segments;
   for (uint64_t base : bases) {
     auto seg = std::make_shared<Segment>();
     seg->base_offset = base;
-    seg->path = log->SegmentPath(base, "log");
-    seg->index_path = log->SegmentPath(base, "idx");
+    seg->path = SegmentPath(base, "log");
+    seg->index_path = SegmentPath(base, "idx");
     struct stat st;
     if (::stat(seg->path.c_str(), &st) != 0) return Status::FromErrno("stat " + seg->path, errno);
     seg->size.store(static_cast<uint64_t>(st.st_size), std::memory_order_relaxed);
-    log->segments_.push_back(std::move(seg));
+    segments.push_back(std::move(seg));
   }
-  if (log->segments_.empty()) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_ = std::move(segments);
+  }
+  if (segments_.empty()) {
     auto seg = std::make_shared<Segment>();
-    seg->base_offset = 1;
-    seg->path = log->SegmentPath(1, "log");
-    seg->index_path = log->SegmentPath(1, "idx");
+    seg->base_offset = empty_base;
+    seg->path = SegmentPath(empty_base, "log");
+    seg->index_path = SegmentPath(empty_base, "idx");
     seg->index_loaded = true;
-    auto file = log->FileOf(*seg, /*create=*/true);
+    auto file = FileOf(*seg, /*create=*/true);
     if (!file.ok()) return file.status();
-    log->segments_.push_back(seg);
-    log->ReleaseTail(seg, 0);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      segments_.push_back(seg);
+    }
+    ReleaseTail(seg, 0);
+    next_offset_.store(empty_base, std::memory_order_release);
     // Made durable by the first Sync(), before anything in it is reported durable: opening
     // 100,000 new logs costs no fsync.
-    log->dir_dirty_ = true;
+    dir_dirty_ = true;
   } else {
-    SAKER_RETURN_IF_ERROR(log->RecoverTail());
+    SAKER_RETURN_IF_ERROR(RecoverTail());
   }
-  log->first_offset_.store(log->segments_.front()->base_offset, std::memory_order_release);
-  if (log->options_.fd_cache != nullptr) {
-    for (const auto& seg : log->segments_) log->options_.fd_cache->Erase(seg->path);
+  first_offset_.store(segments_.front()->base_offset, std::memory_order_release);
+  if (options_.fd_cache != nullptr) {
+    for (const auto& seg : segments_) options_.fd_cache->Erase(seg->path);
   }
-  return log;
+  return Status::OK();
 }
 
 // Reads the whole tail segment, checks every batch, and cuts a torn tail (FORMAT.md
@@ -136,6 +143,7 @@ Status Log::RecoverTail() {
   uint64_t epoch = 0;
   size_t pos = 0;
   std::string problem;
+  bool misplaced = false;  // an intact batch at an unexpected offset: damage, never cut
   while (pos < data.size()) {
     if (data.size() - pos < kBatchHeaderBytes) {
       problem = "torn batch header";
@@ -156,10 +164,10 @@ Status Log::RecoverTail() {
       break;
     }
     if ((*batch)->base_offset() != next) {
-      return Status::Corruption(options_.name + " segment " + seg.path + " position " +
-                                std::to_string(pos) + ": batch base offset " +
-                                std::to_string((*batch)->base_offset()) + ", expected " +
-                                std::to_string(next));
+      problem = "batch base offset " + std::to_string((*batch)->base_offset()) + ", expected " +
+                std::to_string(next);
+      misplaced = true;
+      break;
     }
     if (pos == 0) seg.first_batch_ms = (*batch)->max_timestamp_ms();
     AddIndexEntry(seg, next, pos);
@@ -170,13 +178,20 @@ Status Log::RecoverTail() {
   uint64_t file_end = data.size();
   if (pos < data.size() && AllZero(data.data() + pos, data.size() - pos)) {
     // Zeros to the end: space preallocated ahead of the data (or never written). Kept.
+  } else if (pos < data.size() && (misplaced || IntactBatchFollows(data, pos + 1))) {
+    // Damage in the middle: the log opens damaged and as it is, for reads below the damage,
+    // saker-dump and Repair. Its end is the end of the last intact batch.
+    Status damage = Status::Corruption(options_.name + " segment " + seg.path + " position " +
+                                       std::to_string(pos) + ": " + problem +
+                                       (misplaced ? "" : " followed by intact batches"));
+    log.error("{} damaged: {}", Prefix(), damage.ToString());
+    NoteDamage(damage);
+    for (const log_internal::Run& run : log_internal::ScanRuns(data, seg.base_offset)) {
+      next = std::max(next, run.end_offset);
+    }
+    pos = data.size();
   } else if (pos < data.size()) {
     file_end = pos;
-    if (IntactBatchFollows(data, pos + 1)) {
-      return Status::Corruption(options_.name + " segment " + seg.path + " position " +
-                                std::to_string(pos) + ": " + problem +
-                                " followed by intact batches");
-    }
     log.warn("{} cutting torn tail of {} at position {} ({} bytes): {}", Prefix(), seg.path, pos,
              data.size() - pos, problem);
     auto file = FileOf(seg);

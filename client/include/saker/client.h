@@ -162,6 +162,27 @@ struct QueueInfo {
   int64_t dropped = 0;
   bool failed = false;
   std::vector<SubscriptionInfo> subscriptions;
+  // Why the queue is stopped ("" while it serves): "corruption" (repair it), "no_space"
+  // (resumes by itself once the disk has room) or "io_error" (ResumeQueue); and the error.
+  std::string failure_kind;
+  std::string failure;
+};
+
+// One damaged stretch RepairQueue removed: offsets [first_offset, end_offset) of `log`
+// ("items", or "cursors": the cursor log, whose lost acks make items come again), found at
+// byte `position` of `segment`, `bytes` long.
+struct RepairCut {
+  std::string log;
+  std::string segment;
+  int64_t position = 0;
+  int64_t bytes = 0;
+  int64_t first_offset = 0;
+  int64_t end_offset = 0;
+};
+
+struct RepairReport {
+  int64_t batches_kept = 0;
+  std::vector<RepairCut> cut;  // empty: nothing was damaged
 };
 
 // Kestrel's peek: the default subscription's head without taking it.
@@ -213,6 +234,12 @@ class Client {
   Status DeleteSubscription(std::string_view queue, std::string_view subscription);
   Result<QueueInfo> GetQueueInfo(std::string_view queue);
   Result<std::vector<std::string>> ListQueues();
+  // Salvages a damaged queue (docs/OPERATIONS.md "Damage and repair"): every intact batch is
+  // kept, the report says what was cut, and the queue serves again.
+  Result<RepairReport> RepairQueue(std::string_view queue);
+  // Restarts a queue stopped by a write error once the disk takes writes again (Corruption if
+  // it is damaged: repair it).
+  Status ResumeQueue(std::string_view queue);
 
   // Kestrel methods.
   Result<PeekInfo> Peek(std::string_view queue);

@@ -7,6 +7,7 @@
 #include "server/common/coding.h"
 #include "server/common/crc32c.h"
 #include "server/common/event_loop.h"
+#include "server/common/logging.h"
 #include "server/common/status.h"
 
 namespace saker {
@@ -88,6 +89,19 @@ TEST(EventLoopTest, BeforeSleepHookRunsEachIteration) {
   loop.RunOnce();
   loop.RunOnce();
   EXPECT_GE(hooks, 2);
+}
+
+TEST(RateLimitTest, LetsOneThroughPerIntervalAndCountsTheRest) {
+  logging::RateLimit limit(std::chrono::hours(1));
+  uint64_t skipped = 99;
+  EXPECT_TRUE(limit.Allow(&skipped));
+  EXPECT_EQ(skipped, 0u);
+  EXPECT_FALSE(limit.Allow(&skipped));
+  EXPECT_FALSE(limit.Allow(&skipped));
+  logging::RateLimit always(std::chrono::milliseconds(0));
+  EXPECT_TRUE(always.Allow(&skipped));
+  EXPECT_TRUE(always.Allow(&skipped));
+  EXPECT_EQ(skipped, 0u);
 }
 
 }  // namespace

@@ -93,6 +93,25 @@ class LogTest : public ::testing::Test {
     }
     EXPECT_EQ(o, to);
   }
+  // The offsets a reader finds from first_offset() on (a hole is skipped), payloads checked.
+  std::vector<uint64_t> Offsets(Log* log) {
+    std::vector<uint64_t> out;
+    uint64_t o = log->first_offset();
+    while (o < log->next_offset()) {
+      auto r = log->Read(o, 1000);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (!r.ok() || r->empty()) break;
+      for (const auto& b : *r) {
+        for (const auto& rec : b->records()) {
+          if (rec.offset < o) continue;
+          EXPECT_EQ(rec.payload, test::MakePayload(rec.offset, kPayload));
+          out.push_back(rec.offset);
+        }
+        o = b->end_offset();
+      }
+    }
+    return out;
+  }
   std::string SegmentFile(uint64_t base, const char* ext = "log") {
     char name[32];
     std::snprintf(name, sizeof name, "%020llu.%s", static_cast<unsigned long long>(base), ext);
@@ -473,21 +492,24 @@ TEST_F(LogTest, FailedDirectWriteIsFailStop) {
   ExpectReadable(log.get(), 1, 31);
 }
 
-TEST_F(LogTest, BadCrcInTheMiddleIsCorruption) {
+TEST_F(LogTest, BadCrcInTheMiddleOpensDamaged) {
   {
     auto log = Open();
     AppendN(log.get(), 3);
   }
   Flip(SegmentFile(1), kOneRecordBatch + kBatchHeaderBytes + 30);
-  Status st = OpenStatus();
+  auto log = Open();
+  Status st = log->damage();
   ASSERT_TRUE(st.IsCorruption()) << st.ToString();
   EXPECT_NE(st.message().find(SegmentFile(1)), std::string_view::npos);
   EXPECT_NE(st.message().find("position " + std::to_string(kOneRecordBatch)),
             std::string_view::npos);
+  EXPECT_EQ(log->next_offset(), 4u);  // the end of the intact batch after the damage
+  EXPECT_TRUE(log->Append(*Make(4, 1)).IsCorruption());
   EXPECT_EQ(FileSize(SegmentFile(1)), 3 * kOneRecordBatch);  // kept for saker-dump
 }
 
-TEST_F(LogTest, BadLengthInTheMiddleIsCorruption) {
+TEST_F(LogTest, BadLengthInTheMiddleOpensDamaged) {
   {
     auto log = Open();
     AppendN(log.get(), 3);
@@ -495,7 +517,52 @@ TEST_F(LogTest, BadLengthInTheMiddleIsCorruption) {
   std::string len(4, '\0');
   EncodeFixed32(len.data(), 7);
   Poke(SegmentFile(1), kOneRecordBatch + 4, len);
-  EXPECT_TRUE(OpenStatus().IsCorruption());
+  EXPECT_TRUE(Open()->damage().IsCorruption());
+}
+
+TEST_F(LogTest, RepairOfTheTailKeepsTheBatchesAfterTheDamage) {
+  {
+    auto log = Open();
+    AppendN(log.get(), 3);
+  }
+  Flip(SegmentFile(1), kOneRecordBatch + kBatchHeaderBytes + 30);
+  auto log = Open();
+  LogRepair report;
+  ASSERT_TRUE(log->Repair(&report).ok());
+  EXPECT_FALSE(log->damaged());
+  EXPECT_EQ(report.batches_kept, 2u);
+  ASSERT_EQ(report.cuts.size(), 1u);
+  EXPECT_EQ(report.cuts[0].first_offset, 2u);
+  EXPECT_EQ(report.cuts[0].end_offset, 3u);
+  EXPECT_EQ(report.cuts[0].position, kOneRecordBatch);
+  EXPECT_EQ(report.cuts[0].bytes, kOneRecordBatch);
+  EXPECT_EQ(Offsets(log.get()), (std::vector<uint64_t>{1, 3}));
+  ASSERT_TRUE(log->Append(*Make(4, 1)).ok());
+  ASSERT_TRUE(log->Sync().ok());
+  log.reset();
+  log = Open();
+  EXPECT_FALSE(log->damaged());
+  EXPECT_EQ(log->next_offset(), 5u);
+}
+
+TEST_F(LogTest, RepairOfACutSealedSegmentLeavesAHole) {
+  segment_bytes_ = 3 * kOneRecordBatch;
+  {
+    auto log = Open();
+    AppendN(log.get(), 6);
+  }
+  ASSERT_EQ(::truncate(SegmentFile(1).c_str(), 2 * kOneRecordBatch + 10), 0);
+  auto log = Open();
+  EXPECT_TRUE(log->Read(3, 1 << 20).status().IsCorruption());
+  EXPECT_TRUE(log->damaged());
+  LogRepair report;
+  ASSERT_TRUE(log->Repair(&report).ok());
+  ASSERT_EQ(report.cuts.size(), 1u);
+  EXPECT_EQ(report.cuts[0].first_offset, 3u);
+  EXPECT_EQ(report.cuts[0].end_offset, 4u);
+  EXPECT_EQ(report.cuts[0].bytes, 10u);
+  EXPECT_EQ(Offsets(log.get()), (std::vector<uint64_t>{1, 2, 4, 5, 6}));
+  EXPECT_EQ(log->next_offset(), 7u);
 }
 
 TEST_F(LogTest, BadLengthAtEndIsCut) {
