@@ -348,6 +348,15 @@ int main(int argc, char** argv) {
   sub_delete->add_option("queue", queue)->required();
   sub_delete->add_option("subscription", subscription)->required();
 
+  auto* queue_cmd = app.add_subcommand("queue", "a stopped queue: repair | resume");
+  queue_cmd->require_subcommand(1);
+  auto* repair = queue_cmd->add_subcommand(
+      "repair", "salvage a damaged queue: keep every intact batch, cut and report the damage");
+  repair->add_option("queue", queue)->required();
+  auto* resume = queue_cmd->add_subcommand(
+      "resume", "restart a queue stopped by a disk error once the cause is fixed");
+  resume->add_option("queue", queue)->required();
+
   auto* status = app.add_subcommand("status", "server status (Kestrel): get | set STATUS");
   status->require_subcommand(1);
   auto* status_get = status->add_subcommand("get", "print the status");
@@ -689,6 +698,44 @@ int main(int argc, char** argv) {
       std::printf("{\"ok\":true}\n");
     } else if (!quiet) {
       std::printf("%s %s\n", *del ? "deleted" : "flushed", queue.c_str());
+    }
+    return kExitOk;
+  }
+
+  if (*repair) {
+    auto r = client.RepairQueue(queue);
+    if (!r.ok()) return Fail(r.status());
+    if (json) {
+      std::string cuts;
+      for (const auto& c : r->cut) {
+        cuts += std::string(cuts.empty() ? "" : ",") + "{\"log\":" + Json(c.log) +
+                ",\"first_offset\":" + std::to_string(c.first_offset) +
+                ",\"end_offset\":" + std::to_string(c.end_offset) +
+                ",\"bytes\":" + std::to_string(c.bytes) + ",\"segment\":" + Json(c.segment) +
+                ",\"position\":" + std::to_string(c.position) + "}";
+      }
+      std::printf("{\"batches_kept\":%lld,\"cut\":[%s]}\n", static_cast<long long>(r->batches_kept),
+                  cuts.c_str());
+    } else if (!quiet) {
+      std::printf("kept %lld batch%s\n", static_cast<long long>(r->batches_kept),
+                  r->batches_kept == 1 ? "" : "es");
+      for (const auto& c : r->cut) {
+        std::printf("cut %s offsets [%lld, %lld): %lld bytes at %s position %lld\n", c.log.c_str(),
+                    static_cast<long long>(c.first_offset), static_cast<long long>(c.end_offset),
+                    static_cast<long long>(c.bytes), c.segment.c_str(),
+                    static_cast<long long>(c.position));
+      }
+      if (r->cut.empty()) std::printf("nothing damaged\n");
+    }
+    return kExitOk;
+  }
+  if (*resume) {
+    Status s = client.ResumeQueue(queue);
+    if (!s.ok()) return Fail(s);
+    if (json) {
+      std::printf("{\"ok\":true}\n");
+    } else if (!quiet) {
+      std::printf("resumed %s\n", queue.c_str());
     }
     return kExitOk;
   }

@@ -384,8 +384,8 @@ std::string StatusPage(const Snapshot& s, const History& history) {
           "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td>"
           "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
           HtmlEscape(q.name) + (q.failed ? " <b>FAILED (" + q.failure_kind + ")</b>" : ""),
-          sub.name.empty() ? "(default)" : HtmlEscape(sub.name), sub.depth,
-          first ? trend : "", first ? fmt::format("{:.1f}", rates.put_per_s) : "",
+          sub.name.empty() ? "(default)" : HtmlEscape(sub.name), sub.depth, first ? trend : "",
+          first ? fmt::format("{:.1f}", rates.put_per_s) : "",
           first ? fmt::format("{:.1f}", rates.get_per_s) : "",
           static_cast<double>(sub.oldest_age_ms) / 1e3, sub.leased, sub.waiters, sub.delivered,
           sub.acked, q.put, q.log_bytes);

@@ -190,9 +190,12 @@ Status Log::RepairSegment(size_t i, const std::vector<std::shared_ptr<Segment>>&
     at_position = run.end_position;
     at_offset = run.end_offset;
   }
-  // Zeros after the tail's data are preallocated space, not damage.
+  // Zeros after the tail's data are preallocated space, not damage. A sealed segment whose
+  // bytes are all intact but whose offsets stop short of the next segment's is the hole an
+  // earlier repair left: already reported, not cut again.
   const bool zeros = tail && AllZero(data.data() + at_position, data.size() - at_position);
-  if ((data.size() > at_position && !zeros) || at_offset < bound) {
+  const bool leftover = data.size() > at_position && !zeros;
+  if (leftover || (tail && at_offset < bound)) {
     cuts.push_back(LogCut{seg.path, at_position, zeros ? 0 : data.size() - at_position, at_offset,
                           std::max(at_offset, bound)});
   }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <saker/client.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <utility>
 
 #include "tests/integration/server_process.h"
 #include "tests/testutil/testutil.h"
@@ -215,6 +217,46 @@ TEST_F(DamageTest, FlippedByteInTheTail) {
   ASSERT_GE(segs.size(), 2u);
   Poke(segs.back(), 100, 0x55);  // in the tail's first batch; intact batches follow
   CheckDamage(true);
+}
+
+// The saker CLI on `server`: its exit code and stdout+stderr.
+std::pair<int, std::string> Saker(const ServerProcess& server, const std::string& args) {
+  std::string cmd = std::string(SAKER_BIN_DIR) +
+                    "/saker --server 127.0.0.1:" + std::to_string(server.port("thrift")) + " " +
+                    args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  return {WEXITSTATUS(pclose(p)), out};
+}
+
+TEST_F(DamageTest, TheCliSaysSoAndRepairsIt) {
+  Fill();
+  auto segs = Segments(data_, "dmg");
+  ASSERT_GE(segs.size(), 3u);
+  Poke(segs[1], 300, 0x55);
+  ServerProcess server(data_, Args());
+  ASSERT_TRUE(server.Start());
+  // Read until the damage: the get that meets it fails loudly, never "nothing to get".
+  std::pair<int, std::string> got;
+  for (int i = 0; i <= kItems; i++) {
+    got = Saker(server, "get dmg --ack");
+    if (got.first != 0) break;
+  }
+  EXPECT_EQ(got.first, 1) << got.second;
+  EXPECT_TRUE(got.second.starts_with("saker: CORRUPTION: ")) << got.second;
+  auto resume = Saker(server, "queue resume dmg");
+  EXPECT_EQ(resume.first, 1) << resume.second;  // a damaged queue is repaired, not resumed
+  auto repaired = Saker(server, "queue repair dmg");
+  EXPECT_EQ(repaired.first, 0) << repaired.second;
+  EXPECT_TRUE(repaired.second.starts_with("kept ")) << repaired.second;
+  EXPECT_NE(repaired.second.find("\ncut items offsets ["), std::string::npos) << repaired.second;
+  auto again = Saker(server, "queue repair dmg");
+  EXPECT_EQ(again.first, 0) << again.second;
+  EXPECT_NE(again.second.find("nothing damaged\n"), std::string::npos) << again.second;
+  EXPECT_EQ(Saker(server, "get dmg --ack").first, 0);
+  EXPECT_EQ(Saker(server, "queue resume dmg").first, 0);  // serving: nothing to do
 }
 
 TEST_F(DamageTest, GarbageAfterTheTailIsCutSilently) {

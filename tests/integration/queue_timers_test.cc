@@ -101,8 +101,8 @@ TEST(QueueTimersTest, BacklogAgeIsKnownAfterARestartBeforeAnyRead) {
   RawClient c(server.port("memcache"));
   EXPECT_EQ(QueueStat(c, "backlog", "items"), 20);
   // The head is read back in the background right after the start.
-  EXPECT_TRUE(WaitFor([&] { return QueueStat(c, "backlog", "age") >= 1000; },
-                      std::chrono::seconds(5)))
+  EXPECT_TRUE(
+      WaitFor([&] { return QueueStat(c, "backlog", "age") >= 1000; }, std::chrono::seconds(5)))
       << "age " << QueueStat(c, "backlog", "age");
 }
 
