@@ -55,11 +55,12 @@ class CliTest : public ::testing::Test {
 
   // Runs `saker --server SERVER ARGS` (no --server if SERVER is "") through the shell (stdin
   // from `input`), capturing stdout and stderr; `timeout` ends it if it hangs.
-  Output SakerAt(const std::string& server, const std::string& args,
-                 const std::string& input = "") {
+  // Runs the CLI, killed after `limit` (scaled on a slow machine).
+  Output SakerAt(const std::string& server, const std::string& args, const std::string& input = "",
+                 std::chrono::seconds limit_unscaled = std::chrono::seconds(30)) {
     std::string in_path = dir_.Join("stdin"), err_path = dir_.Join("stderr");
     WriteAll(in_path, input);
-    auto limit = std::chrono::duration_cast<std::chrono::seconds>(Scaled(std::chrono::seconds(30)));
+    auto limit = std::chrono::duration_cast<std::chrono::seconds>(Scaled(limit_unscaled));
     std::string command = "timeout -k 5 " + std::to_string(limit.count()) + " " +
                           std::string(SAKER_BIN_DIR) + "/saker " +
                           (server.empty() ? "" : "--server " + server + " ") + args + " < " +
@@ -464,7 +465,9 @@ TEST_F(CliTest, LeasedGetHasAFiniteDefaultLease) {
   auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(Saker("get l").code, 0) << "taken with the default lease, never acked";
   // A blocking get is woken when the lease runs out and the item is deliverable again.
-  Output back = Saker("--timeout 60000 get l --ack --wait 60000");
+  // The CLI's own limit must outlast the 30 s lease.
+  Output back = SakerAt(Server(), "--timeout 60000 get l --ack --wait 60000", "",
+                        std::chrono::seconds(90));
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(back.out, "forgotten\n") << back.err;
   EXPECT_GE(waited, std::chrono::seconds(29));
