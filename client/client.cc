@@ -1,6 +1,7 @@
 // saker::client: Thrift transport, reconnect with backoff, server selection, Consumer.
 #include "client/include/saker/client.h"
 
+#include <thrift/TApplicationException.h>
 #include <thrift/TOutput.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
@@ -8,6 +9,7 @@
 #include <thrift/transport/TTransportException.h>
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <mutex>
 
@@ -42,6 +44,36 @@ const char* CodeName(Code code) {
   }
   return "UNKNOWN";
 }
+
+namespace {
+
+// "IO_ERROR", "IOError" -> "IOERROR": a code's name as CodeName and sakerd's statuses spell it.
+std::string Folded(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (c != '_') out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+// A Kestrel method's refusal arrives as a TApplicationException "Code: message" (sakerd writes
+// its status that way, e.g. "Unavailable: server is READONLY"); anything else is an IO_ERROR
+// with the text as it came.
+Status FromApplicationException(const std::string& what) {
+  const size_t colon = what.find(": ");
+  if (colon != std::string::npos) {
+    const std::string name = Folded(std::string_view(what).substr(0, colon));
+    for (int c = static_cast<int>(Code::kNotFound); c <= static_cast<int>(Code::kUnavailable);
+         c++) {
+      if (name == Folded(CodeName(static_cast<Code>(c)))) {
+        return Status(static_cast<Code>(c), what.substr(colon + 2));
+      }
+    }
+  }
+  return Status(Code::kIOError, what);
+}
+
+}  // namespace
 
 std::string Status::ToString() const {
   if (ok()) return "OK";
@@ -152,6 +184,10 @@ struct Client::Impl {
     } catch (const api::SakerError& e) {
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
       return Status(FromWire(e.code), e.message);
+    } catch (const apache::thrift::TApplicationException& e) {
+      // An answer, not a broken connection: the connection stays.
+      if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
+      return FromApplicationException(e.what());
     } catch (const tt::TTransportException& e) {
       Code code =
           e.getType() == tt::TTransportException::TIMED_OUT ? Code::kTimeout : Code::kUnavailable;

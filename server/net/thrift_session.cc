@@ -128,7 +128,10 @@ namespace {
 template <typename Answer>
 void AnswerKestrel(ThriftSession::State* state, Status s, Answer answer) {
   if (!s.ok()) {
-    Log().warn("thrift: cursor change failed: {}", s.ToString());
+    static logging::RateLimit limit(std::chrono::seconds(10));
+    if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+      Log().warn("thrift: cursor change failed: {} ({} more since)", s.ToString(), skipped);
+    }
     state->kestrel_error = std::move(s);
   }
   answer();
@@ -690,7 +693,7 @@ void ThriftSession::OnData(Connection* conn) {
             if (!c || c->closed()) return;
             if (error && !oneway) {
               std::string reply;
-              AppendApplicationException(&reply, method, seqid, error->message());
+              AppendApplicationException(&reply, method, seqid, error->ToString());
               return c->Reply(slot, reply);
             }
             if (!healthy) {
