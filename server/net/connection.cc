@@ -61,7 +61,10 @@ std::shared_ptr<Connection> Connection::Accept(uv_stream_t* server,
   conn->self_ = conn;
   int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&conn->tcp_));
   if (rc != 0) {
-    log.warn("accept failed: {}", uv_strerror(rc));
+    static logging::RateLimit limit(std::chrono::seconds(1));
+    if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+      log.warn("accept failed: {} ({} more since)", uv_strerror(rc), skipped);
+    }
     conn->closing_ = true;
     conn->handler_closed_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp_), &Connection::OnClosed);

@@ -58,7 +58,12 @@ void Listener::Stop() {
 void Listener::OnAccept(uv_stream_t* server, int status) {
   auto* self = static_cast<Listener*>(server->data);
   if (status < 0) {
-    logging::Get("net").warn("{}: accept error: {}", self->name_, uv_strerror(status));
+    // Out of descriptors repeats for every pending connection: once a second at most.
+    static logging::RateLimit limit(std::chrono::seconds(1));
+    if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+      logging::Get("net").warn("{}: accept error: {} ({} more since)", self->name_,
+                               uv_strerror(status), skipped);
+    }
     return;
   }
   auto conn = Connection::Accept(server, self->factory_(), self->scheduler_, self->limits_,
@@ -66,8 +71,12 @@ void Listener::OnAccept(uv_stream_t* server, int status) {
   if (!conn) return;
   if (self->counters_->current >= self->max_connections_) {
     self->counters_->refused++;
-    logging::Get("net").warn("{}: refusing {}: {} connections open (max_connections)", self->name_,
-                             conn->peer(), self->counters_->current);
+    static logging::RateLimit limit(std::chrono::seconds(1));
+    if (uint64_t skipped = 0; limit.Allow(&skipped)) {
+      logging::Get("net").warn(
+          "{}: refusing {}: {} connections open (max_connections; {} more refused since)",
+          self->name_, conn->peer(), self->counters_->current, skipped);
+    }
     conn->Close();
     return;
   }

@@ -344,7 +344,11 @@ void StorageThread::SyncUnsynced(bool all) {
                                          .count());
     syncs++;
     // Appends were already reported; the log is now fail-stop and later ones fail.
-    if (!st.ok()) log.error("[{}] background sync failed: {}", l->options().name, st.ToString());
+    static logging::RateLimit limit(std::chrono::seconds(10));
+    if (uint64_t skipped = 0; !st.ok() && limit.Allow(&skipped)) {
+      log.error("[{}] background sync failed: {} ({} more since)", l->options().name, st.ToString(),
+                skipped);
+    }
   };
   for (auto it = interval_unsynced_.begin(); it != interval_unsynced_.end();) {
     if (!all && it->second.deadline > now) {
