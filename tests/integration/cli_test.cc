@@ -466,8 +466,8 @@ TEST_F(CliTest, LeasedGetHasAFiniteDefaultLease) {
   ASSERT_EQ(Saker("get l").code, 0) << "taken with the default lease, never acked";
   // A blocking get is woken when the lease runs out and the item is deliverable again.
   // The CLI's own limit must outlast the 30 s lease.
-  Output back = SakerAt(Server(), "--timeout 60000 get l --ack --wait 60000", "",
-                        std::chrono::seconds(90));
+  Output back =
+      SakerAt(Server(), "--timeout 60000 get l --ack --wait 60000", "", std::chrono::seconds(90));
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(back.out, "forgotten\n") << back.err;
   EXPECT_GE(waited, std::chrono::seconds(29));
