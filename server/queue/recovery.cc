@@ -220,9 +220,10 @@ Status Engine::Recover(storage::MetaSnapshot snap, const std::string& rebuilt) {
     if (known.count(id) > 0) continue;
     if (snap.deleted_queues.count(id) > 0) {
       EngineLog().info("[queue id={}] finishing the removal of a deleted queue's folder", id);
-      fs::remove_all(entry.path(), ec);
       // Kept with its deletion record, the next start tries again.
-      if (ec) EngineLog().warn("[queue id={}] removing the folder: {}", id, ec.message());
+      if (Status st = storage::RemoveQueueFolder(entry.path().string()); !st.ok()) {
+        EngineLog().warn("[queue id={}] removing the folder: {}", id, st.ToString());
+      }
       continue;
     }
     auto identity = storage::ReadQueueIdentity(entry.path().string());

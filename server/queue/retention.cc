@@ -1,7 +1,6 @@
 // Engine: retention — which whole segments may go once a checkpoint has committed the floors
 // that free them, and their removal: taken out of their logs on the storage thread (which owns
 // the logs), their files unlinked on the meta thread (a 64 MiB unlink held every append ~17 ms).
-#include <filesystem>
 
 #include "server/queue/engine.h"
 
@@ -57,8 +56,8 @@ void Engine::RemoveCommitted(std::vector<Retained> retention,
             [dirs, doomed]() -> Status {
               Status unlinked = storage::Log::UnlinkInOrder(*doomed);
               for (const DoomedLog& d : *dirs) {
-                std::error_code ec;
-                std::filesystem::remove_all(d.dir, ec);
+                Status removed = storage::RemoveQueueFolder(d.dir);
+                if (unlinked.ok()) unlinked = std::move(removed);
               }
               return unlinked;
             },

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -122,6 +123,17 @@ Result<QueueIdentity> ReadQueueIdentity(const std::string& dir) {
   auto id = DecodeQueueIdentity(text);
   if (!id.ok()) return Status::Corruption(path + ": " + std::string(id.status().message()));
   return id;
+}
+
+Status RemoveQueueFolder(const std::string& dir) {
+  const std::string path = dir + "/" + kQueueIdentityFile;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return Status::OK();
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("unlink " + path);
+  SAKER_RETURN_IF_ERROR(SyncDir(dir));
+  std::filesystem::remove_all(dir, ec);
+  if (ec) return Status::IOError("remove " + dir + ": " + ec.message());
+  return Status::OK();
 }
 
 uint64_t NewIncarnation() {

@@ -42,6 +42,10 @@ Result<QueueIdentity> DecodeQueueIdentity(const std::string& text);
 Status WriteQueueIdentity(const std::string& dir, const QueueIdentity& identity);
 // Reads `dir`/QUEUE: NotFound if there is none, Corruption if it does not parse.
 Result<QueueIdentity> ReadQueueIdentity(const std::string& dir);
+// Removes a deleted queue's folder: its QUEUE file first, durably (unlink, fsync of `dir`), then
+// the rest. A crash part way leaves a folder that no longer says which queue it was, so a start
+// without meta.db never adopts the deleted queue back. IOError (the folder may be partly gone).
+Status RemoveQueueFolder(const std::string& dir);
 // 64 random bits, never 0.
 uint64_t NewIncarnation();
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -76,6 +77,17 @@ TEST(QueueIdentityTest, BadLinesAreCorruption) {
     EXPECT_TRUE(id.status().IsCorruption()) << tail;
   }
   EXPECT_TRUE(DecodeQueueIdentity("name=\nincarnation=0000000000000001\n").status().IsCorruption());
+}
+
+TEST(QueueIdentityTest, RemoveQueueFolderRemovesEverythingAndAMissingFolderIsDone) {
+  test::TempDir dir;
+  const std::string folder = dir.Join("7");
+  std::filesystem::create_directories(folder + "/cursors");
+  ASSERT_TRUE(WriteQueueIdentity(folder, Identity("gone", 9)).ok());
+  std::ofstream(folder + "/00000000000000000001.log") << "data";
+  ASSERT_TRUE(RemoveQueueFolder(folder).ok());
+  EXPECT_FALSE(std::filesystem::exists(folder));
+  EXPECT_TRUE(RemoveQueueFolder(folder).ok());
 }
 
 TEST(QueueIdentityTest, NewIncarnationsAreNonZeroAndDistinct) {
