@@ -46,6 +46,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -70,6 +71,7 @@ struct Flags {
   int producers = 4;
   int workers = 4;
   int get_batch = 32;
+  int gets_in_flight = 1;
   int64_t rate = 0;
   int subscriptions = 1;
   int put_batch = 1;
@@ -708,25 +710,40 @@ void Putter(const Flags& f, const PutPlan& plan, const std::atomic<bool>& stop, 
 }
 
 // Takes up to `get_batch` leased items at a time from `subscription` and acks them, the ack
-// written together with the next get; counts acked items and enqueue-to-ack latencies.
+// written together with the next get; counts acked items and enqueue-to-ack latencies. With
+// `gets_in_flight` > 1 it keeps that many gets outstanding, so the reply to a get sent before an
+// ack does not wait for that ack's reply (replies come back in request order).
 void Worker(const Flags& f, const std::string& subscription, const std::atomic<bool>& stop,
             Recorder& rec) {
   std::unique_ptr<QueueConn> conn = Connect(f);
   std::vector<uint32_t> local;
-  std::vector<Got> got;
-  conn->SendGet(f.queue, subscription, f.get_batch, 100);
+  // The requests in flight, oldest first: a get (empty) or an ack of these items.
+  std::deque<std::optional<std::vector<Got>>> sent;
+  for (int i = 0; i < f.gets_in_flight; i++) {
+    conn->SendGet(f.queue, subscription, f.get_batch, 100);
+    sent.emplace_back(std::nullopt);
+  }
   while (true) {
+    std::optional<std::vector<Got>> next = std::move(sent.front());
+    sent.pop_front();
+    if (next.has_value()) {
+      conn->RecvAck();
+      int64_t now = NowNs();
+      if (stop) break;
+      for (const Got& g : *next) local.push_back(Micros(now - g.put_ns));
+      rec.done += static_cast<int64_t>(next->size());
+      continue;
+    }
+    std::vector<Got> got;
     conn->RecvGet(&got);
     if (stop) break;
     rec.delivered += static_cast<int64_t>(got.size());
-    if (!got.empty()) conn->SendAck(f.queue, subscription, got);
+    if (!got.empty()) {
+      conn->SendAck(f.queue, subscription, got);
+      sent.emplace_back(std::move(got));
+    }
     conn->SendGet(f.queue, subscription, f.get_batch, 100);
-    if (got.empty()) continue;
-    conn->RecvAck();
-    int64_t now = NowNs();
-    if (stop) break;
-    for (const Got& g : got) local.push_back(Micros(now - g.put_ns));
-    rec.done += static_cast<int64_t>(got.size());
+    sent.emplace_back(std::nullopt);
   }
   rec.Merge(local);
 }
@@ -896,6 +913,7 @@ void RunW2(const Flags& f, JsonLine* json) {
       .Add("producers", f.producers)
       .Add("workers", f.workers)
       .Add("get_batch", f.get_batch)
+      .Add("gets_in_flight", f.gets_in_flight)
       .Add("rate", f.rate)
       .Add("produced", put)
       .Add("acked", done)
@@ -936,6 +954,7 @@ void RunW3(const Flags& f, JsonLine* json) {
       .Add("subscriptions", f.subscriptions)
       .Add("put_batch", f.put_batch)
       .Add("get_batch", f.get_batch)
+      .Add("gets_in_flight", f.gets_in_flight)
       .Add("put_items", put)
       .Add("put_items_per_s", put / elapsed, 0)
       .Add("delivered", done)
@@ -1020,6 +1039,7 @@ void RunW4(const Flags& f, JsonLine* json) {
       .Add("producers", f.producers)
       .Add("workers", f.workers)
       .Add("get_batch", f.get_batch)
+      .Add("gets_in_flight", f.gets_in_flight)
       .Add("rate", f.rate)
       .Add("drained", caught_up)
       .Add("seconds", elapsed, 2)
@@ -1093,6 +1113,10 @@ int main(int argc, char** argv) {
   app.add_option("-p,--producers", f.producers, "W2, W4: producers")->capture_default_str();
   app.add_option("--workers", f.workers, "W2, W4: workers")->capture_default_str();
   app.add_option("--get-batch", f.get_batch, "W2-W4: items per get")->capture_default_str();
+  app.add_option("--gets-in-flight", f.gets_in_flight,
+                 "W2-W4: gets a worker keeps outstanding (native and Redis; memcache allows 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--rate", f.rate,
                  "W2, W4: total put rate, items/s (0 = unlimited; W4 default 10000)");
   app.add_option("-k,--subscriptions", f.subscriptions, "W3: subscriptions (K)")
@@ -1123,6 +1147,10 @@ int main(int argc, char** argv) {
     }
     f.get_batch = 1;
     if (app.count("--workers") == 0) f.workers = 64;
+    if (f.gets_in_flight != 1) {
+      std::fprintf(stderr, "saker-bench: Kestrel's memcache dialect has one open read a worker\n");
+      return 2;
+    }
   }
   if (f.queue.empty()) {
     f.queue = "bench-" + f.workload + "-" + std::to_string(getpid()) + "-" +

@@ -121,6 +121,22 @@ TEST_F(BenchTest, W1AndW2PrintOneJsonLine) {
   EXPECT_GT(Number(Fields(w2), "acked"), 0) << w2;
 }
 
+TEST_F(BenchTest, W2WorkersCanKeepSeveralGetsInFlightNativelyButNotOverMemcache) {
+  int code = -1;
+  std::string out =
+      RunBench(address_,
+               "--workload w2 -p 1 --workers 2 --window 4 --gets-in-flight 3 --seconds 0.5", &code);
+  EXPECT_EQ(code, 0);
+  ExpectOneLine(out, "w2", "saker");
+  auto f = Fields(out);
+  EXPECT_EQ(f["gets_in_flight"], "3") << out;
+  EXPECT_GT(Number(f, "acked"), 0) << out;
+  EXPECT_LE(Number(f, "acked"), Number(f, "produced")) << out;
+  RunBench(MemcacheAddress(), "--protocol memcache --workload w2 --gets-in-flight 2 --seconds 0.5",
+           &code);
+  EXPECT_EQ(code, 2) << "Kestrel allows one open read a connection";
+}
+
 TEST_F(BenchTest, W3DeliversToEverySubscriptionAndCountsBytesOnDisk) {
   int code = -1;
   std::string out = RunBench(
