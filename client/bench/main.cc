@@ -996,9 +996,11 @@ void RunW4(const Flags& f, JsonLine* json) {
   int64_t backlog = filled.done;
 
   // Drain: workers take the backlog while producers keep putting at `rate`, until the workers
-  // have acked everything put (caught up) or max_drain_seconds pass. Over memcache a worker's
-  // ack is answered with its next item, so each worker holds one item unacked while producers
-  // go on: there caught up means every item put was delivered.
+  // have caught up or max_drain_seconds pass. Caught up: every item put is acked but for what
+  // the workers may hold in flight (natively get_batch × gets_in_flight each, whose acks wait
+  // for their flush while producers go on). Over memcache a worker's ack is answered with its
+  // next item, so each holds one item unacked: there caught up means every item put was
+  // delivered.
   Recorder produced, drained;
   std::atomic<bool> stop{false};
   PutPlan plan = PlanForQueue(f);
@@ -1013,6 +1015,8 @@ void RunW4(const Flags& f, JsonLine* json) {
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(f.max_drain_seconds));
   bool caught_up = false;
+  const int64_t in_flight =
+      f.protocol == "memcache" ? 0 : int64_t{f.workers} * f.get_batch * f.gets_in_flight;
   {
     int64_t last = 0;
     Progress progress([&] {
@@ -1021,7 +1025,7 @@ void RunW4(const Flags& f, JsonLine* json) {
     });
     while (Clock::now() < deadline) {
       int64_t taken = f.protocol == "memcache" ? drained.delivered.load() : drained.done.load();
-      if (taken >= backlog + produced.done) {
+      if (taken + in_flight >= backlog + produced.done) {
         caught_up = true;
         break;
       }
