@@ -162,6 +162,21 @@ Status ApplyServerKey(const Reader& r, const std::string& key, const toml::value
   return r.Error(v, key, "unknown key in [server]");
 }
 
+Status ApplyClusterKey(const Reader& r, const std::string& key, const toml::value& v,
+                       replication::ClusterOptions* c) {
+  if (key == "zookeeper") return r.String(v, key, &c->zookeeper);
+  if (key == "replication_port") return r.Port(v, key, &c->replication_port);
+  if (key == "advertise") return r.String(v, key, &c->advertise);
+  if (key == "advertise_replication_port") {
+    return r.Port(v, key, &c->advertise_replication_port);
+  }
+  if (key == "session_timeout_ms") return r.Int(v, key, 100, 600'000, &c->session_timeout_ms);
+  if (key == "append_timeout_ms") return r.Int(v, key, 10, 600'000, &c->append_timeout_ms);
+  if (key == "heartbeat_ms") return r.Int(v, key, 10, 60'000, &c->heartbeat_ms);
+  if (key == "peer_timeout_ms") return r.Int(v, key, 50, 600'000, &c->peer_timeout_ms);
+  return r.Error(v, key, "unknown key in [cluster]");
+}
+
 Status ApplyQueueKey(const Reader& r, const std::string& key, const toml::value& v,
                      std::string_view section, queue::QueueConfig* c) {
   if (key == "max_items") return r.Unsigned(v, key, &c->max_items);
@@ -213,6 +228,12 @@ Status ApplyQueueKey(const Reader& r, const std::string& key, const toml::value&
   if (key == "max_unacked") return r.Unsigned(v, key, &c->max_unacked);
   if (key == "retain_age_ms") return r.Int(v, key, 0, kInt64Max, &c->retain_age_ms);
   if (key == "retain_bytes") return r.Bytes(v, key, &c->retain_bytes);
+  if (key == "replicas") {
+    SAKER_RETURN_IF_ERROR(r.Unsigned(v, key, &c->replicas, 1));
+    if (c->replicas > 5) return r.Error(v, key, "want 1-5 copies");
+    return Status::OK();
+  }
+  if (key == "ack_quorum") return r.Unsigned(v, key, &c->ack_quorum);
   return r.Error(v, key, "unknown key in " + std::string(section));
 }
 
@@ -232,6 +253,16 @@ Status Validate(const ServerConfig& c) {
   const net::ConnectionLimits& l = c.limits;
   if (c.listen.empty()) return Status::InvalidArgument("listen: empty address");
   if (c.engine.data_dir.empty()) return Status::InvalidArgument("data_dir: empty path");
+  auto quorum_ok = [](const queue::QueueConfig& q) { return q.ack_quorum <= q.replicas; };
+  if (!quorum_ok(c.queues.defaults())) {
+    return Status::InvalidArgument("[defaults] ack_quorum must not exceed replicas");
+  }
+  for (const QueueConfigSet::Entry& e : c.queues.entries()) {
+    if (!quorum_ok(e.config)) {
+      return Status::InvalidArgument("[queues.\"" + e.pattern +
+                                     "\"] ack_quorum must not exceed replicas");
+    }
+  }
   if (l.max_item_size == 0) return Status::InvalidArgument("max_item_size: must be at least 1");
   // A memcache set needs its request line and the 2-byte trailer besides the item.
   if (l.max_request_bytes < l.max_item_size + 1024) {
@@ -249,14 +280,20 @@ Result<ServerConfig> ParseToml(const toml::value& doc, const std::string& file) 
   if (!doc.is_table()) return Status::InvalidArgument(file + ": not a TOML table");
   const toml::table& top = doc.as_table();
   for (const auto& [key, v] : top) {
-    if (key != "server" && key != "defaults" && key != "queues") {
-      return r.Error(v, key, "unknown section (want [server], [defaults], [queues.\"NAME\"])");
+    if (key != "server" && key != "cluster" && key != "defaults" && key != "queues") {
+      return r.Error(v, key,
+                     "unknown section (want [server], [cluster], [defaults], [queues.\"NAME\"])");
     }
     if (!v.is_table()) return r.Error(v, key, "want a table");
   }
   if (auto it = top.find("server"); it != top.end()) {
     for (const auto& [key, v] : it->second.as_table()) {
       SAKER_RETURN_IF_ERROR(ApplyServerKey(r, key, v, &c));
+    }
+  }
+  if (auto it = top.find("cluster"); it != top.end()) {
+    for (const auto& [key, v] : it->second.as_table()) {
+      SAKER_RETURN_IF_ERROR(ApplyClusterKey(r, key, v, &c.cluster));
     }
   }
   queue::QueueConfig defaults = c.engine.defaults;  // [server] sync is in it
@@ -369,7 +406,8 @@ Result<ServerConfig> LoadConfigFile(const std::string& path) {
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kWithValue[] = {
       "config",    "data-dir",   "listen", "memcache-port", "thrift-port",
-      "text-port", "admin-port", "sync",   "log-level",     "node-id"};
+      "text-port", "admin-port", "sync",   "log-level",     "node-id",
+      "zookeeper", "replication-port", "advertise", "advertise-replication-port"};
   CommandLine cl;
   std::vector<FlagValue> flags;
   for (int i = 1; i < argc; ++i) {
@@ -425,10 +463,13 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     } else if (f.name.ends_with("-port")) {
       Result<int> port = ParsePortFlag(f.name, f.value);
       if (!port.ok()) return port.status();
-      int* target = f.name == "memcache-port" ? &c.memcache_port
-                    : f.name == "thrift-port" ? &c.thrift_port
-                    : f.name == "text-port"   ? &c.text_port
-                                              : &c.admin_port;
+      int* target = f.name == "memcache-port"      ? &c.memcache_port
+                    : f.name == "thrift-port"      ? &c.thrift_port
+                    : f.name == "text-port"        ? &c.text_port
+                    : f.name == "replication-port" ? &c.cluster.replication_port
+                    : f.name == "advertise-replication-port"
+                        ? &c.cluster.advertise_replication_port
+                        : &c.admin_port;
       *target = *port;
     } else if (f.name == "sync") {
       Result<storage::SyncPolicy> sync = storage::SyncPolicy::Parse(f.value);
@@ -449,6 +490,12 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
                                        ", got \"" + value + "\"");
       }
       c.engine.node_id = id;
+    } else if (f.name == "zookeeper") {
+      if (value.empty()) return Status::InvalidArgument("--zookeeper: empty host list");
+      c.cluster.zookeeper = value;
+    } else if (f.name == "advertise") {
+      if (value.empty()) return Status::InvalidArgument("--advertise: empty host");
+      c.cluster.advertise = value;
     } else if (f.name == "log-level") {
       if (!ValidLogLevel(value)) {
         return Status::InvalidArgument(
@@ -465,6 +512,7 @@ std::string Usage() {
   return "usage: sakerd [--config FILE] [--data-dir DIR] [--listen ADDR] [--memcache-port N]\n"
          "              [--thrift-port N] [--text-port N] [--admin-port N]\n"
          "              [--sync always|interval:MS|never] [--log-level LEVEL] [--node-id N]\n"
+         "              [--zookeeper HOSTS] [--replication-port N] [--advertise HOST]\n"
          "              [--help] [--version]\n"
          "\n"
          "  --config FILE        TOML configuration (packaging/saker.toml documents every key);\n"
@@ -479,7 +527,15 @@ std::string Usage() {
          "  --sync POLICY        when puts are durable, for every queue: always (fsync before\n"
          "                       the reply, default), interval:MS, never\n"
          "  --log-level LEVEL    trace, debug, info (default), warn, error, critical, off\n"
-         "  --node-id N          this node's id, 0-4095 (default 0): lease ids carry it\n"
+         "  --node-id N          this node's id, 0-4095 (default 0): lease ids carry it;\n"
+         "                       unique within a cluster\n"
+         "  --zookeeper HOSTS    join a cluster: host:port[,host:port...][/chroot]; without it\n"
+         "                       sakerd is a single node (replication/PROTOCOL.md)\n"
+         "  --replication-port N replica-to-replica listener in a cluster (default 2224)\n"
+         "  --advertise HOST     the host peers and clients reach this node at (default: the\n"
+         "                       listen address, 127.0.0.1 for 0.0.0.0)\n"
+         "  --advertise-replication-port N  the replication port peers are told (default:\n"
+         "                       the bound one; a proxy in front of it)\n"
          "  --help               print this and exit\n"
          "  --version            print the version and exit\n";
 }

@@ -15,6 +15,7 @@
 #include "server/common/status.h"
 #include "server/net/limits.h"
 #include "server/queue/queue_config.h"
+#include "replication/options.h"
 
 namespace saker {
 
@@ -78,6 +79,9 @@ struct ServerConfig {
   // `queues` (SetQueues); [server] sync is the sync of `defaults` before [defaults] applies.
   queue::EngineConfig engine;
 
+  // [cluster]: ZooKeeper, the replication listener, failure detection.
+  replication::ClusterOptions cluster;
+
   // [defaults] and [queues."NAME"]. Set through SetQueues, which keeps engine.defaults and
   // engine.config_for in step.
   QueueConfigSet queues;
@@ -100,7 +104,8 @@ struct CommandLine {
 
 // `sakerd [--config FILE] [--data-dir DIR] [--listen ADDR] [--memcache-port N] [--thrift-port N]
 // [--text-port N] [--admin-port N] [--sync always|interval:MS|never] [--log-level LEVEL]
-// [--help] [--version]`; `--flag=value` works too. The file (if any) is read first; flags
+// [--node-id N] [--zookeeper HOSTS] [--replication-port N] [--advertise HOST] [--help]
+// [--version]`; `--flag=value` works too. The file (if any) is read first; flags
 // override it. Ports take a number or "off". InvalidArgument names the bad flag.
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
 

@@ -106,7 +106,7 @@ void Engine::FlushCursors() {
     storage::BatchPtr batch =
         builder.Finish(q->epoch, q->cursor_log_end, storage::kBatchFlagCursor);
     q->cursor_log_end = batch->end_offset();
-    replicator_->OnAppend(q->id, batch);
+    replicator_->OnAppend(RefOf(q), batch);
     storage_->Append(
         q->cursor_log, batch,
         [this, alive = alive_, id, generation, end = batch->end_offset(), ops](Status st) {

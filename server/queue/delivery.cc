@@ -111,6 +111,24 @@ bool Engine::Expired(const Queue* q, const storage::RecordView& rec) const {
 
 GetHandle Engine::Get(std::string_view name, const GetOptions& options, GetDone done) {
   Status st = CheckReads();
+  auto parsed = ParseQueueName(name);
+  if (st.ok() && parsed.ok()) st = replicator_->Admit(parsed->queue);
+  if (st.code() == StatusCode::kBusy) {
+    auto again = [this, alive = alive_, name = std::string(name), options,
+                  done = std::move(done)](Status st) mutable {
+      if (!*alive) return;
+      if (st.ok()) {
+        Get(name, options, std::move(done));
+      } else {
+        done(st);
+      }
+      Drain();
+    };
+    // Parked in the replicator: the handle is 0, so a client that leaves cannot cancel it, and
+    // it completes on a closed connection at worst.
+    replicator_->WhenAdmitted(parsed->queue, std::move(again));
+    return 0;
+  }
   Result<Subscription*> sub = st.ok() ? Resolve(name) : Result<Subscription*>(st);
   if (!sub.ok()) {
     Complete([done = std::move(done), st = sub.status()] { done(st); });

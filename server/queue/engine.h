@@ -80,6 +80,15 @@ class Engine final : public CommitSink {
   void Truncate(std::string_view name, uint64_t offset, std::function<void(Status)> done);
   void Commit(uint64_t queue_id, uint64_t commit_end) override;  // CommitSink
 
+  // replica_ops.cc
+  QueueManager::ReplicaInfo GetReplicaInfo(std::string_view name) const;
+  Status EnsureQueue(std::string_view name, uint64_t incarnation);
+  void SetEpoch(std::string_view name, uint64_t epoch);
+  void ReadLog(std::string_view name, uint64_t offset, size_t max_bytes,
+               std::function<void(Result<std::vector<storage::BatchPtr>>)> done);
+  void FailPendingPuts(std::string_view name, int64_t before_ms, const Status& st);
+  int64_t OldestPendingPut(std::string_view name) const;
+
   // repair.cc
   void Repair(std::string_view name, std::function<void(Result<RepairReport>)> done);
   void Resume(std::string_view name, std::function<void(Status)> done);
@@ -137,6 +146,7 @@ class Engine final : public CommitSink {
   QueueConfig ConfigFor(std::string_view name) const {
     return config_.config_for ? config_.config_for(name) : config_.defaults;
   }
+  static QueueRef RefOf(const Queue* q) { return {q->id, q->name, q->incarnation}; }
   Status CheckOpen() const;
   Status CheckWrites() const;
   Status CheckReads() const;
@@ -145,7 +155,8 @@ class Engine final : public CommitSink {
   void Complete(std::function<void()> fn) { completions_.push_back(std::move(fn)); }
 
   // subscriptions.cc
-  Result<Queue*> GetOrCreateQueue(std::string_view name);
+  // `incarnation` 0: a new random one.
+  Result<Queue*> GetOrCreateQueue(std::string_view name, uint64_t incarnation = 0);
   Queue* FindQueue(std::string_view name) const;
   Queue* FindQueue(uint64_t id) const;
   Subscription* FindSubscription(uint64_t uid) const;

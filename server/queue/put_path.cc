@@ -111,6 +111,21 @@ void Engine::Put(std::string_view name, std::vector<PutItem> items, PutDone done
   Status st = CheckWrites();
   auto parsed = ParseQueueName(name);
   if (st.ok() && !parsed.ok()) st = parsed.status();
+  if (st.ok()) st = replicator_->Admit(parsed->queue);
+  if (st.code() == StatusCode::kBusy) {
+    auto again = [this, alive = alive_, name = std::string(name), items = std::move(items),
+                  done = std::move(done)](Status st) mutable {
+      if (!*alive) return;
+      if (st.ok()) {
+        Put(name, std::move(items), std::move(done));
+      } else {
+        done(st);
+      }
+      Drain();
+    };
+    replicator_->WhenAdmitted(parsed->queue, std::move(again));
+    return;
+  }
   Result<Queue*> q = st.ok() ? GetOrCreateQueue(parsed->queue) : Result<Queue*>(st);
   if (!q.ok()) {
     Complete([done = std::move(done), st = q.status()] { done(st); });
@@ -211,6 +226,7 @@ void Engine::PutInto(Queue* q, std::vector<PutItem> items, PutDone done) {
     Complete([put = std::move(put)]() mutable { put.done(std::move(put.result)); });
     return;
   }
+  put.since_ms = Now();
   q->puts.push_back(std::move(put));
 }
 
@@ -253,7 +269,7 @@ void Engine::Submit(Queue* q, storage::BatchPtr batch, uint64_t payload_bytes) {
   // in the page cache for it rather than write them with O_DIRECT.
   uint64_t cached = tail_.first_cached_offset(q->log.get());
   q->log->SetReadersBehind(MinFloor(q) < (cached == 0 ? q->next_offset : cached));
-  replicator_->OnAppend(q->id, batch);
+  replicator_->OnAppend(RefOf(q), batch);
   storage_->Append(q->log, batch,
                    [this, alive = alive_, id = q->id, gen = q->truncations, batch](Status st) {
                      if (!*alive) return;
@@ -277,7 +293,7 @@ void Engine::OnAppended(uint64_t queue_id, uint64_t truncations, storage::BatchP
     q->checkpoint_due = true;
     checkpoint_due_.push_back(q->id);
   }
-  replicator_->OnDurable(q->id, q->durable_end);
+  replicator_->OnDurable(RefOf(q), q->durable_end);
 }
 
 void Engine::Commit(uint64_t queue_id, uint64_t commit_end) {
@@ -368,6 +384,7 @@ void Engine::AppendBatch(std::string_view name, storage::BatchPtr batch,
     }
   }
   q->counters.put += batch->count();
+  put.since_ms = Now();
   q->puts.push_back(std::move(put));
   // Written with the next storage round, after anything handed over before it.
   q->given.push_back(std::move(batch));

@@ -61,7 +61,8 @@ struct Subscription {
 
 // A put (or a given batch) waiting for commit_end to pass its last offset.
 struct PendingPut {
-  uint64_t need = 0;  // commit_end must reach this
+  uint64_t need = 0;     // commit_end must reach this
+  int64_t since_ms = 0;  // monotonic: when it was handed in (FailPendingPuts)
   PutResult result;
   PutDone done;
 };

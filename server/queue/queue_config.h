@@ -55,6 +55,11 @@ struct QueueConfig {
   int64_t retain_age_ms = 0;
   uint64_t retain_bytes = 0;
 
+  // In a cluster (replication/PROTOCOL.md): copies of the log, and how many must have a put
+  // durable before it is acknowledged (0 = a majority of `replicas`). Fixed at creation.
+  uint32_t replicas = 3;
+  uint32_t ack_quorum = 0;
+
   bool operator==(const QueueConfig&) const = default;
 };
 

@@ -236,6 +236,29 @@ void QueueManager::Truncate(std::string_view queue, uint64_t offset,
   engine_->Truncate(queue, offset, std::move(done));
   engine_->Drain();
 }
+QueueManager::ReplicaInfo QueueManager::GetReplicaInfo(std::string_view queue) const {
+  return engine_->GetReplicaInfo(queue);
+}
+Status QueueManager::EnsureQueue(std::string_view queue, uint64_t incarnation) {
+  Status st = engine_->EnsureQueue(queue, incarnation);
+  engine_->Drain();
+  return st;
+}
+void QueueManager::SetEpoch(std::string_view queue, uint64_t epoch) {
+  engine_->SetEpoch(queue, epoch);
+}
+void QueueManager::ReadLog(std::string_view queue, uint64_t offset, size_t max_bytes,
+                           std::function<void(Result<std::vector<storage::BatchPtr>>)> done) {
+  engine_->ReadLog(queue, offset, max_bytes, std::move(done));
+  engine_->Drain();
+}
+void QueueManager::FailPendingPuts(std::string_view queue, int64_t before_ms, const Status& st) {
+  engine_->FailPendingPuts(queue, before_ms, st);
+  engine_->Drain();
+}
+int64_t QueueManager::OldestPendingPut(std::string_view queue) const {
+  return engine_->OldestPendingPut(queue);
+}
 void QueueManager::RepairQueue(std::string_view queue,
                                std::function<void(Result<RepairReport>)> done) {
   engine_->Repair(queue, std::move(done));

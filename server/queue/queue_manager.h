@@ -301,6 +301,35 @@ class QueueManager {
   // Busy while appends to it are not yet handed to storage (call again after the loop turned).
   void Truncate(std::string_view queue, uint64_t offset, std::function<void(Status)> done);
 
+  // The replicated log's view of one queue (replication/): what fence and takeover compare.
+  struct ReplicaInfo {
+    bool exists = false;
+    bool failed = false;  // stopped (damaged, disk full, I/O error): never elected
+    uint64_t incarnation = 0;
+    uint64_t first_offset = 1;
+    uint64_t next_offset = 1;  // offsets below are in the log or on their way to it
+    uint64_t durable_end = 1;
+    uint64_t commit_end = 1;
+    uint64_t epoch = 0;  // the highest epoch of a batch in the log, or set by SetEpoch
+  };
+  ReplicaInfo GetReplicaInfo(std::string_view queue) const;
+  // Creates `queue` with the cluster's `incarnation` if it is not here (the queue's folder and
+  // logs are opened like any new queue's). InvalidArgument if a queue of that name with another
+  // incarnation is here.
+  Status EnsureQueue(std::string_view queue, uint64_t incarnation);
+  // The epoch this node, as the queue's leader, writes into every batch it builds from now on.
+  void SetEpoch(std::string_view queue, uint64_t epoch);
+  // Reads `queue`'s item log from `offset` (at most about `max_bytes`, at least one batch) off
+  // the loop thread: what a follower lacks. Batches not yet handed to storage are not there.
+  void ReadLog(std::string_view queue, uint64_t offset, size_t max_bytes,
+               std::function<void(Result<std::vector<storage::BatchPtr>>)> done);
+  // Answers the puts of `queue` still waiting for commit_end that were handed in before
+  // `before_ms` (monotonic clock; INT64_MAX: all of them) with `st`: a put whose replication
+  // did not reach its quorum in time, or whose leader lost its leadership, is "unknown".
+  void FailPendingPuts(std::string_view queue, int64_t before_ms, const Status& st);
+  // Monotonic time the oldest put of `queue` waiting for commit_end was handed in; 0 if none.
+  int64_t OldestPendingPut(std::string_view queue) const;
+
   // Salvages `queue` while the server runs (docs/OPERATIONS.md "Damage and repair"): both its
   // logs are read whole on the storage thread, every intact batch is kept and the damaged bytes
   // are cut (storage::Log::Repair). The cut item offsets are skipped by every subscription

@@ -170,7 +170,7 @@ void Engine::Restart(Queue* q, bool cursors_failed) {
   // Batches written before the stop but not then synced are durable now (Log::Resume synced).
   if (end > q->durable_end) {
     q->durable_end = end;
-    replicator_->OnDurable(q->id, end);
+    replicator_->OnDurable(RefOf(q), end);
   }
   // A failed cursor log took no appends since it failed, so its end is the files' end; one
   // that kept working may have appends in flight, and its ends stay as they are.

@@ -10,7 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
+#include "server/common/status.h"
 #include "server/storage/batch.h"
 
 namespace saker::queue {
@@ -23,25 +26,43 @@ class CommitSink {
   virtual void Commit(uint64_t queue_id, uint64_t commit_end) = 0;
 };
 
+// The queue a call is about: this node's folder number, its name and its incarnation.
+struct QueueRef {
+  uint64_t id = 0;
+  std::string_view name;
+  uint64_t incarnation = 0;
+};
+
 class Replicator {
  public:
   virtual ~Replicator() = default;
   // Called once before any other call.
   virtual void Attach(CommitSink* sink) = 0;
+  // Whether this node may serve a client's put, get or cursor change on queue `queue` (a bare
+  // name) now: OK (go on), Busy (not known yet: call WhenAdmitted), or the error to answer:
+  // NotLeader (its message names the leader, "host:port"), Unavailable (no leader yet).
+  virtual Status Admit(std::string_view queue) = 0;
+  // After Admit said Busy: `ready` runs later on the loop with OK (run the operation again) or
+  // the error to answer (as Admit's, or Timeout).
+  virtual void WhenAdmitted(std::string_view queue, std::function<void(Status)> ready) = 0;
   // `batch` (items, or cursor records when it carries kBatchFlagCursor) was handed to this
-  // node's storage thread for `queue_id`. Shared: never copied per follower.
-  virtual void OnAppend(uint64_t queue_id, const storage::BatchPtr& batch) = 0;
-  // Everything of `queue_id`'s item log below `durable_end` is durable on this node.
-  virtual void OnDurable(uint64_t queue_id, uint64_t durable_end) = 0;
+  // node's storage thread for `queue`. Shared: never copied per follower.
+  virtual void OnAppend(const QueueRef& queue, const storage::BatchPtr& batch) = 0;
+  // Everything of `queue`'s item log below `durable_end` is durable on this node.
+  virtual void OnDurable(const QueueRef& queue, uint64_t durable_end) = 0;
 };
 
-// The single node: commit_end = durable_end.
+// The single node: every queue is served here, commit_end = durable_end.
 class LocalReplicator final : public Replicator {
  public:
   void Attach(CommitSink* sink) override { sink_ = sink; }
-  void OnAppend(uint64_t, const storage::BatchPtr&) override {}
-  void OnDurable(uint64_t queue_id, uint64_t durable_end) override {
-    sink_->Commit(queue_id, durable_end);
+  Status Admit(std::string_view) override { return Status::OK(); }
+  void WhenAdmitted(std::string_view, std::function<void(Status)> ready) override {
+    ready(Status::OK());
+  }
+  void OnAppend(const QueueRef&, const storage::BatchPtr&) override {}
+  void OnDurable(const QueueRef& queue, uint64_t durable_end) override {
+    sink_->Commit(queue.id, durable_end);
   }
 
  private:

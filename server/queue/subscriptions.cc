@@ -34,6 +34,8 @@ std::map<std::string, std::string> ConfigFields(const QueueConfig& c) {
       {"expire_to", c.expire_to},
       {"dedupe_window_ms", std::to_string(c.dedupe_window_ms)},
       {"max_unacked", std::to_string(c.max_unacked)},
+      {"replicas", std::to_string(c.replicas)},
+      {"ack_quorum", std::to_string(c.ack_quorum)},
       {"retain_age_ms", std::to_string(c.retain_age_ms)},
       {"retain_bytes", std::to_string(c.retain_bytes)},
   };
@@ -84,14 +86,14 @@ Subscription* Engine::FindSubscription(uint64_t uid) const {
   return it == subs_by_uid_.end() ? nullptr : it->second;
 }
 
-Result<Queue*> Engine::GetOrCreateQueue(std::string_view name) {
+Result<Queue*> Engine::GetOrCreateQueue(std::string_view name, uint64_t incarnation) {
   if (Queue* q = FindQueue(name)) return q;
   if (!IsValidName(name)) {
     return Status::InvalidArgument("bad queue name '" + std::string(name.substr(0, 200)) + "'");
   }
   auto q = std::make_unique<Queue>();
   q->id = next_queue_id_++;
-  q->incarnation = storage::NewIncarnation();
+  q->incarnation = incarnation != 0 ? incarnation : storage::NewIncarnation();
   q->name = std::string(name);
   q->dir = config_.data_dir + "/" + std::to_string(q->id);
   q->created_ms = Wall();
