@@ -12,6 +12,7 @@
 #include "server/net/memcache_session.h"
 #include "server/net/text_session.h"
 #include "server/net/thrift_session.h"
+#include "replication/replica_session.h"
 
 namespace saker {
 namespace {
@@ -34,7 +35,19 @@ Server::~Server() = default;
 Status Server::Start() {
   storage_ = std::make_unique<storage::StorageThread>(&loop_, config_.engine.syncfs_min_queues);
   storage_->Start();
-  auto engine = queue::QueueManager::Open(config_.engine, &loop_, storage_.get());
+  std::unique_ptr<queue::Replicator> replicator;
+  if (config_.cluster.enabled()) {
+    auto cluster = std::make_unique<replication::Cluster>(
+        &loop_, config_.cluster, static_cast<int>(config_.engine.node_id), config_.engine.data_dir);
+    if (Status st = cluster->Load(); !st.ok()) {
+      storage_->Stop();
+      return st;
+    }
+    cluster_ = cluster.get();
+    replicator = std::move(cluster);
+  }
+  auto engine = queue::QueueManager::Open(config_.engine, &loop_, storage_.get(),
+                                          SystemClock::Get(), std::move(replicator));
   if (!engine.ok()) {
     storage_->Stop();
     return engine.status();
@@ -85,6 +98,8 @@ Status Server::Start() {
     return std::make_unique<net::HttpHandler>(&admin_router_);
   }));
 
+  if (cluster_ != nullptr) SAKER_RETURN_IF_ERROR(StartCluster());
+
   for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) {
     uv_signal_init(loop_.uv(), sig);
     sig->data = this;
@@ -105,6 +120,7 @@ Status Server::Start() {
   }
   ready_line_ = "sakerd ready";
   for (const auto& l : listeners_) ready_line_ += " " + l->name() + "=" + l->bound();
+  if (cluster_ != nullptr) ready_line_ += " node=" + std::to_string(config_.engine.node_id);
   ready_ = true;
   std::fprintf(stdout, "%s\n", ready_line_.c_str());
   std::fflush(stdout);
@@ -129,6 +145,34 @@ Status Server::StartListener(const std::string& name, int port, const net::Conne
   SAKER_RETURN_IF_ERROR(listener->Listen(config_.listen, port));
   listeners_.push_back(std::move(listener));
   return Status::OK();
+}
+
+Status Server::StartCluster() {
+  // Replication frames carry whole batches: the request limits are the frame's, and a follower
+  // waits on its disk, not on a client.
+  net::ConnectionLimits limits = config_.limits;
+  limits.max_request_bytes = replication::kMaxFrameBytes + 4;
+  limits.request_timeout_ms = 0;
+  SAKER_RETURN_IF_ERROR(StartListener("replication", config_.cluster.replication_port, limits,
+                                      [this] {
+                                        return std::make_unique<replication::ReplicaSession>(
+                                            cluster_);
+                                      }));
+  const replication::ClusterOptions& c = config_.cluster;
+  replication::NodeInfo self;
+  self.host = !c.advertise.empty()     ? c.advertise
+              : config_.listen == "0.0.0.0" ? "127.0.0.1"
+                                            : config_.listen;
+  for (const auto& l : listeners_) {
+    const int port = std::atoi(l->bound().substr(l->bound().rfind(':') + 1).c_str());
+    if (l->name() == "memcache") self.memcache = port;
+    if (l->name() == "thrift") self.thrift = port;
+    if (l->name() == "text") self.text = port;
+    if (l->name() == "admin") self.admin = port;
+    if (l->name() == "replication") self.replication = port;
+  }
+  if (c.advertise_replication_port > 0) self.replication = c.advertise_replication_port;
+  return cluster_->Start(engine_.get(), self);
 }
 
 void Server::Run() { loop_.Run(); }
@@ -171,6 +215,9 @@ void Server::Shutdown() {
   for (auto* sig : {&sig_term_, &sig_int_, &sig_hup_}) uv_signal_stop(sig);
   engine_->Close([this](Status s) {
     if (!s.ok()) Log().error("closing the queue engine: {}", s.ToString());
+    // Closing the ZooKeeper session ends this node's leaderships at once, not a session
+    // timeout later.
+    if (cluster_ != nullptr) cluster_->Shutdown();
     storage_->Stop();
     for (auto& weak : connections_) {
       if (auto conn = weak.lock()) conn->Close();
@@ -203,6 +250,7 @@ admin::Snapshot Server::Snapshot() {
   s.storage = storage_->stats();
   s.status = std::string(queue::ServerStatusName(engine_->status()));
   s.now_wall_ms = SystemClock::Get()->NowWallMs();
+  if (cluster_ != nullptr) s.cluster = cluster_->View();
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "replication/cluster.h"
 #include "server/admin/stats.h"
 #include "server/common/event_loop.h"
 #include "server/config.h"
@@ -53,6 +54,8 @@ class Server final : public net::Context {
   const std::string& ready_line() const { return ready_line_; }
 
  private:
+  // The replication listener and this node's registration in ZooKeeper.
+  Status StartCluster();
   Status StartListener(const std::string& name, int port, const net::ConnectionLimits& limits,
                        net::Listener::HandlerFactory factory);
   net::HttpResponse RouteAdmin(const net::HttpRequest& req);
@@ -65,6 +68,7 @@ class Server final : public net::Context {
   EventLoop loop_;
   std::unique_ptr<storage::StorageThread> storage_;
   std::unique_ptr<queue::QueueManager> engine_;
+  replication::Cluster* cluster_ = nullptr;  // owned by engine_ (its Replicator); null standalone
   admin::ServerCounters counters_;
   net::WriteScheduler writes_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;

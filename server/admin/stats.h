@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "server/admin/cluster_view.h"
 #include "server/admin/counters.h"
 #include "server/admin/history.h"
 #include "server/queue/queue_manager.h"
@@ -21,6 +23,7 @@ struct Snapshot {
   storage::StorageStats storage;
   std::string status;  // "UP", "READONLY", "QUIESCENT"
   int64_t now_wall_ms = 0;
+  std::optional<ClusterView> cluster;  // in a cluster only
 };
 
 // Memcache `stats`: "STAT <name> <value>\r\n" lines in Kestrel's order, then "END\r\n".

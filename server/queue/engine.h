@@ -82,6 +82,7 @@ class Engine final : public CommitSink {
 
   // replica_ops.cc
   QueueManager::ReplicaInfo GetReplicaInfo(std::string_view name) const;
+  QueueConfig PublicConfigFor(std::string_view name) const;
   Status EnsureQueue(std::string_view name, uint64_t incarnation);
   void SetEpoch(std::string_view name, uint64_t epoch);
   void ReadLog(std::string_view name, uint64_t offset, size_t max_bytes,

@@ -239,6 +239,9 @@ void QueueManager::Truncate(std::string_view queue, uint64_t offset,
 QueueManager::ReplicaInfo QueueManager::GetReplicaInfo(std::string_view queue) const {
   return engine_->GetReplicaInfo(queue);
 }
+QueueConfig QueueManager::ConfigFor(std::string_view queue) const {
+  return engine_->PublicConfigFor(queue);
+}
 Status QueueManager::EnsureQueue(std::string_view queue, uint64_t incarnation) {
   Status st = engine_->EnsureQueue(queue, incarnation);
   engine_->Drain();

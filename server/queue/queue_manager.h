@@ -304,6 +304,7 @@ class QueueManager {
   // The replicated log's view of one queue (replication/): what fence and takeover compare.
   struct ReplicaInfo {
     bool exists = false;
+    uint64_t id = 0;      // this node's folder number (CommitSink's queue id)
     bool failed = false;  // stopped (damaged, disk full, I/O error): never elected
     uint64_t incarnation = 0;
     uint64_t first_offset = 1;
@@ -313,6 +314,8 @@ class QueueManager {
     uint64_t epoch = 0;  // the highest epoch of a batch in the log, or set by SetEpoch
   };
   ReplicaInfo GetReplicaInfo(std::string_view queue) const;
+  // The configuration `queue` gets (or has, if it exists).
+  QueueConfig ConfigFor(std::string_view queue) const;
   // Creates `queue` with the cluster's `incarnation` if it is not here (the queue's folder and
   // logs are opened like any new queue's). InvalidArgument if a queue of that name with another
   // incarnation is here.

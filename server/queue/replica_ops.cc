@@ -10,6 +10,7 @@ QueueManager::ReplicaInfo Engine::GetReplicaInfo(std::string_view name) const {
   const Queue* q = FindQueue(name);
   if (q == nullptr) return info;
   info.exists = true;
+  info.id = q->id;
   info.failed = q->failed;
   info.incarnation = q->incarnation;
   info.first_offset = q->first_offset;
@@ -20,13 +21,18 @@ QueueManager::ReplicaInfo Engine::GetReplicaInfo(std::string_view name) const {
   return info;
 }
 
+QueueConfig Engine::PublicConfigFor(std::string_view name) const {
+  if (const Queue* q = FindQueue(name); q != nullptr) return q->config;
+  return ConfigFor(name);
+}
+
 Status Engine::EnsureQueue(std::string_view name, uint64_t incarnation) {
   SAKER_RETURN_IF_ERROR(CheckOpen());
   if (const Queue* q = FindQueue(name); q != nullptr) {
     if (q->incarnation == incarnation) return Status::OK();
-    return Status::InvalidArgument(fmt::format(
-        "queue {} here is incarnation {:016x}, the cluster's is {:016x}", name, q->incarnation,
-        incarnation));
+    return Status::InvalidArgument(
+        fmt::format("queue {} here is incarnation {:016x}, the cluster's is {:016x}", name,
+                    q->incarnation, incarnation));
   }
   return GetOrCreateQueue(name, incarnation).status();
 }
@@ -44,14 +50,14 @@ void Engine::ReadLog(std::string_view name, uint64_t offset, size_t max_bytes,
     });
     return;
   }
-  reader_.Read(q->log, offset, max_bytes,
-               [this, alive = alive_, done = std::move(done)](
-                   Result<std::vector<storage::BatchPtr>> read) {
-                 if (!*alive) return;
-                 done(std::move(read));
-                 Drain();
-               },
-               true);
+  reader_.Read(
+      q->log, offset, max_bytes,
+      [this, alive = alive_, done = std::move(done)](Result<std::vector<storage::BatchPtr>> read) {
+        if (!*alive) return;
+        done(std::move(read));
+        Drain();
+      },
+      true);
 }
 
 void Engine::FailPendingPuts(std::string_view name, int64_t before_ms, const Status& st) {
