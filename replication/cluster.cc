@@ -397,6 +397,12 @@ Status Cluster::Admit(std::string_view name) {
   return Status::Busy("");
 }
 
+Status Cluster::CanDelete(std::string_view queue) {
+  return Status::Unavailable("queue " + std::string(queue) +
+                             " is replicated: deleting it or its subscriptions in a cluster is "
+                             "not supported yet");
+}
+
 void Cluster::WhenAdmitted(std::string_view name, std::function<void(Status)> ready) {
   QueueState* q = State(name);
   if (!zk_ || !zk_->connected()) {

@@ -53,6 +53,8 @@ class Cluster final : public queue::Replicator, public ReplicaService {
   void Attach(queue::CommitSink* sink) override { sink_ = sink; }
   Status Admit(std::string_view queue) override;
   void WhenAdmitted(std::string_view queue, std::function<void(Status)> ready) override;
+  // Refused: a replicated queue's deletion must reach every replica (issue #13).
+  Status CanDelete(std::string_view queue) override;
   void OnAppend(const queue::QueueRef& queue, const storage::BatchPtr& batch) override;
   void OnDurable(const queue::QueueRef& queue, uint64_t durable_end) override;
 

@@ -45,6 +45,8 @@ class Replicator {
   // After Admit said Busy: `ready` runs later on the loop with OK (run the operation again) or
   // the error to answer (as Admit's, or Timeout).
   virtual void WhenAdmitted(std::string_view queue, std::function<void(Status)> ready) = 0;
+  // OK if queue `queue` may be deleted here (the whole queue or one of its subscriptions).
+  virtual Status CanDelete(std::string_view queue) = 0;
   // `batch` (items, or cursor records when it carries kBatchFlagCursor) was handed to this
   // node's storage thread for `queue`. Shared: never copied per follower.
   virtual void OnAppend(const QueueRef& queue, const storage::BatchPtr& batch) = 0;
@@ -60,6 +62,7 @@ class LocalReplicator final : public Replicator {
   void WhenAdmitted(std::string_view, std::function<void(Status)> ready) override {
     ready(Status::OK());
   }
+  Status CanDelete(std::string_view) override { return Status::OK(); }
   void OnAppend(const QueueRef&, const storage::BatchPtr&) override {}
   void OnDurable(const QueueRef& queue, uint64_t durable_end) override {
     sink_->Commit(queue.id, durable_end);

@@ -421,6 +421,7 @@ Status Engine::DeleteQueue(std::string_view name, DurableDone durable) {
   SAKER_RETURN_IF_ERROR(CheckWrites());
   auto parsed = ParseQueueName(name);
   if (!parsed.ok()) return parsed.status();
+  SAKER_RETURN_IF_ERROR(replicator_->CanDelete(parsed->queue));
   if (!parsed->subscription.empty()) {
     BeginChange();
     Status st = DeleteSubscription(parsed->queue, parsed->subscription);
