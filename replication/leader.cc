@@ -285,6 +285,7 @@ void Cluster::StepDown(QueueState* q, const std::string& why) {
 // --- Streaming --------------------------------------------------------------------------------
 
 void Cluster::StartSync(QueueState* q, FollowerState* f) {
+  Log().debug("[queue={}] syncing node {} (sent to {})", q->name, f->node, f->sent_end);
   f->syncing = true;
   f->synced = false;
   replica::FenceRequest req;
@@ -455,6 +456,7 @@ void Cluster::OnAppendReply(const std::string& name, uint64_t epoch, int node, c
   replica::AppendReply reply;
   Status s = st.ok() ? DecodeReply(frame, &reply) : st;
   if (!s.ok()) {
+    Log().debug("[queue={}] append to node {} failed: {}", name, node, s.ToString());
     f->synced = false;
     return;
   }
@@ -467,6 +469,8 @@ void Cluster::OnAppendReply(const std::string& name, uint64_t epoch, int node, c
     return StepDown(q, fmt::format("node {} is fenced at epoch {}", node, reply.fenced_epoch));
   }
   f->synced = false;
+  Log().debug("[queue={}] node {} refused an append ({}): {}", name, node,
+              static_cast<int>(reply.error), reply.message);
   if (reply.error != replica::ReplicaError::GAP) {
     Log().warn("[queue={}] node {} refused an append: {}", name, node, reply.message);
   }
@@ -498,9 +502,11 @@ void Cluster::Recompute(QueueState* q) {
     }
     return;
   }
-  if (q->role == Role::kLeader && quorum > q->commit) {
-    q->commit = quorum;
-    sink_->Commit(q->queue_id, quorum);
+  if (q->role == Role::kLeader) {
+    q->commit = std::max(q->commit, quorum);
+    // The quorum may be the followers without this node: the engine delivers no further than
+    // its own durable end, so the commit is offered again as that end moves.
+    sink_->Commit(q->queue_id, q->commit);
   }
   // Batches every follower has durable are not needed for catching up any more.
   uint64_t slowest = q->commit;
