@@ -6,6 +6,9 @@
 #   make asan       every test under AddressSanitizer + UBSan (build/asan)
 #   make format     check formatting; make format-fix rewrites in place
 #   make fuzz       run the fuzz targets longer (FUZZ_SECONDS each)
+#   make cluster    build, start ZooKeeper + 3 sakerd nodes on 127.0.0.1, data in ./cluster
+#                   (CLUSTER_NODES=N for N nodes; scripts/cluster status shows what runs)
+#   make cluster-stop  stop exactly what make cluster started
 
 BUILD_DIR ?= build/release
 ASAN_DIR  ?= build/asan
@@ -16,7 +19,7 @@ FUZZ_SECONDS ?= 60
 BENCH_ROUNDS ?= 3
 BENCH_SECONDS ?= 5
 
-.PHONY: all deps build test unit integration bench asan format format-fix fuzz run clean
+.PHONY: all deps build test unit integration bench asan format format-fix fuzz run cluster cluster-stop clean
 
 all: build
 
@@ -57,6 +60,12 @@ fuzz: build
 
 run: build
 	$(BUILD_DIR)/bin/sakerd --data-dir ./data
+
+cluster: build
+	SAKERD=$(BUILD_DIR)/bin/sakerd scripts/cluster start $(CLUSTER_NODES)
+
+cluster-stop:
+	scripts/cluster stop
 
 clean:
 	rm -rf build
