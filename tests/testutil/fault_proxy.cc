@@ -292,8 +292,8 @@ void FaultProxy::Run() {
         socklen_t len = sizeof err;
         getsockopt(c.target, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) {
+          refused_++;  // before the reset, so a client that sees the reset sees the count
           ResetBoth(c);
-          refused_++;
           continue;
         }
         c.connecting = false;
@@ -326,9 +326,9 @@ void FaultProxy::Run() {
         sockaddr_in addr = Loopback(s.target_port);
         int rc = target < 0 ? -1 : connect(target, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
         if (target < 0 || (rc != 0 && errno != EINPROGRESS)) {
+          refused_++;
           ResetFd(fd);
           ResetFd(target);
-          refused_++;
           continue;
         }
         NoDelay(fd);
