@@ -34,7 +34,9 @@ enum class PutOutcome {
 struct Delivery {
   std::string queue;
   std::string subscription;  // "" is the queue's default subscription
-  std::string session;       // one consumer connection; a reconnect is a new session
+  // One consumer connection, recorded by one thread in the order it got its items; a
+  // reconnect is a new session.
+  std::string session;
   std::string value;
   std::optional<uint64_t> offset;
   std::optional<uint32_t> attempt;  // the delivery count the server reported (1 = first)

@@ -173,7 +173,7 @@ class FaultProxyTest : public ::testing::Test {
 TEST_F(FaultProxyTest, ForwardsBytesBothWays) {
   int fd = Connect(proxy_->port());
   EXPECT_EQ(Echo(fd, "hello"), "hello");
-  // More than the kernel buffers hold, written by one thread while this one reads.
+  // Megabytes: the writer blocks on full socket buffers while this thread reads.
   std::string big = MakePayload(7, 3 * 1024 * 1024);
   std::thread writer([&] { SendAll(fd, big); });
   std::string got;
@@ -265,9 +265,9 @@ TEST_F(FaultProxyTest, BlackholeHoldsBytesAndKeepsTheConnection) {
   proxy_->Blackhole();
   SendAll(fd, "b");
   int waiting = Connect(proxy_->port());
-  // Nothing may arrive while the blackhole lasts; 100 ms is how long this test looks.
+  // Nothing may arrive while the blackhole lasts; 50 ms is how long this test looks.
   std::string got;
-  EXPECT_EQ(Read(fd, 1, &got, milliseconds(100)), End::kOpen);
+  EXPECT_EQ(Read(fd, 1, &got, milliseconds(50)), End::kOpen);
   EXPECT_EQ(got, "");
   EXPECT_EQ(echo_.received(), 1u);
   EXPECT_EQ(proxy_->counters().accepted, 1u);
@@ -286,10 +286,10 @@ TEST_F(FaultProxyTest, BlackholeHoldsBytesAndKeepsTheConnection) {
 TEST_F(FaultProxyTest, SetDelayDelaysEachWay) {
   int fd = Connect(proxy_->port());
   EXPECT_EQ(Echo(fd, "warm"), "warm");
-  proxy_->SetDelay(milliseconds(50));
+  proxy_->SetDelay(milliseconds(30));
   auto start = SteadyClock::now();
   EXPECT_EQ(Echo(fd, "slow"), "slow");
-  EXPECT_GE(SteadyClock::now() - start, milliseconds(100));  // 50 ms there, 50 ms back
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(60));  // 30 ms there, 30 ms back
   proxy_->Heal();
   EXPECT_EQ(Echo(fd, "fast"), "fast");
   close(fd);
