@@ -108,6 +108,11 @@ struct Connection {
   std::chrono::milliseconds backoff{0};
 };
 
+// How far a call got: never sent (connecting failed or backing off), sent with no answer (the
+// connection broke or timed out: it may have been done), or answered (the status is the
+// server's).
+enum class Reach { kNotSent, kLost, kAnswered };
+
 // NOT_LEADER hops one call follows: a leader that moved once more while the call was redirected
 // is found on the next; more means the cluster is electing, and the caller hears NOT_LEADER.
 constexpr int kMaxRedirects = 3;
@@ -194,31 +199,31 @@ struct Client::Impl {
   }
 
   // Runs `call` on server `index`, converting exceptions; transport failures drop the
-  // connection (its stream may be out of step) and start its backoff. `*answered` says whether
-  // the server answered (the status is its answer, not a transport failure).
+  // connection (its stream may be out of step) and start its backoff.
   template <typename F>
-  Status Call(size_t index, std::chrono::milliseconds extra_wait, bool* answered, F&& call) {
-    *answered = false;
+  Status Call(size_t index, std::chrono::milliseconds extra_wait, Reach* reach, F&& call) {
+    *reach = Reach::kNotSent;
     if (index >= servers.size()) {
       return Status(Code::kInvalidArgument, "no server " + std::to_string(index));
     }
     Connection& c = servers[index];
     if (Status s = Connect(c); !s.ok()) return s;
+    *reach = Reach::kLost;
     try {
       if (extra_wait.count() > 0)
         c.socket->setRecvTimeout(Millis(options.request_timeout + extra_wait));
       call(*c.rpc);
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
-      *answered = true;
+      *reach = Reach::kAnswered;
       return Status::Ok();
     } catch (const api::SakerError& e) {
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
-      *answered = true;
+      *reach = Reach::kAnswered;
       return Status(FromWire(e.code), e.message);
     } catch (const apache::thrift::TApplicationException& e) {
       // An answer, not a broken connection: the connection stays.
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
-      *answered = true;
+      *reach = Reach::kAnswered;
       return FromApplicationException(e.what());
     } catch (const tt::TTransportException& e) {
       Code code =
@@ -236,10 +241,10 @@ struct Client::Impl {
   // Tries servers from `start` in order until one is reachable; `call` runs on it. Only
   // connection failures move on (a call that was sent is never repeated).
   template <typename F>
-  Status CallAny(size_t start, std::chrono::milliseconds extra_wait, size_t* used, bool* answered,
+  Status CallAny(size_t start, std::chrono::milliseconds extra_wait, size_t* used, Reach* reach,
                  F&& call) {
     Status last;
-    *answered = false;
+    *reach = Reach::kNotSent;
     for (size_t i = 0; i < servers.size(); ++i) {
       size_t index = (start + i) % servers.size();
       if (Status s = Connect(servers[index]); !s.ok()) {
@@ -247,51 +252,68 @@ struct Client::Impl {
         continue;
       }
       *used = index;
-      return Call(index, extra_wait, answered, call);
+      return Call(index, extra_wait, reach, call);
     }
     return last;
   }
 
   // Runs `call` about `queue` ("" if it names none) on server `start` (`any`: or the next
   // reachable one) and follows the cluster's refusals, which a server answers before it acts:
-  // NOT_LEADER goes to the leader its message names, at most kMaxRedirects hops, and that
-  // leader is remembered for the queue; an UNAVAILABLE answer that may clear
-  // (UnavailableMayClear) is asked again of the same server with backoff while the call's
-  // deadline (request_timeout + `extra_wait` from now) allows. Transport failures and every
-  // other answer return as they are.
+  // - NOT_LEADER goes to the leader its message names, at most kMaxRedirects hops, and that
+  //   leader is remembered for the queue;
+  // - an UNAVAILABLE answer that may clear (UnavailableMayClear) is asked again of the same
+  //   server;
+  // - a named leader that cannot be reached (it may be the one that died, listed until its
+  //   ZooKeeper session ends) is forgotten and the call starts over from `start`;
+  // the last two after a backoff, while the call's deadline (request_timeout + `extra_wait`
+  // from now) allows. A call that was sent and lost, a transport failure where the call began,
+  // and every other answer return as they are.
   template <typename F>
   Status Route(std::string_view queue, size_t start, bool any, std::chrono::milliseconds extra_wait,
                size_t* used, F&& call) {
     const Clock::time_point deadline =
         Clock::now() + options.request_timeout + std::max(extra_wait, std::chrono::milliseconds(0));
     std::chrono::milliseconds backoff = options.reconnect_backoff_min;
+    // Sleeps before a retry; false when the deadline leaves no time for one.
+    auto pause = [&] {
+      if (Clock::now() + backoff >= deadline) return false;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, options.reconnect_backoff_max);
+      return true;
+    };
     size_t index = start;
+    bool index_any = any;
     int hops = 0;
     for (;;) {
-      bool answered = false;
+      Reach reach = Reach::kNotSent;
       Status s;
-      if (any) {
-        s = CallAny(index, extra_wait, used, &answered, call);
+      if (index_any) {
+        s = CallAny(index, extra_wait, used, &reach, call);
       } else {
         *used = index;
-        s = Call(index, extra_wait, &answered, call);
+        s = Call(index, extra_wait, &reach, call);
       }
-      if (!answered) return s;
+      if (reach == Reach::kNotSent && hops > 0) {
+        if (auto it = leaders.find(queue); it != leaders.end()) leaders.erase(it);
+        if (!pause()) return s;
+        index = start;
+        index_any = any;
+        hops = 0;
+        continue;
+      }
+      if (reach != Reach::kAnswered) return s;
       if (s.code() == Code::kNotLeader) {
         std::optional<std::string> leader = LeaderAddress(s.message());
         if (!leader || hops == kMaxRedirects) return s;
         ++hops;
         index = IndexOf(*leader);
-        any = false;
+        index_any = false;
         if (!queue.empty()) leaders[std::string(queue)] = index;
         continue;
       }
-      if (s.code() == Code::kUnavailable && UnavailableMayClear(s.message()) &&
-          Clock::now() + backoff < deadline) {
-        std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, options.reconnect_backoff_max);
+      if (s.code() == Code::kUnavailable && UnavailableMayClear(s.message()) && pause()) {
         index = *used;
-        any = false;
+        index_any = false;
         continue;
       }
       return s;
