@@ -1,4 +1,5 @@
-// saker::client: Thrift transport, reconnect with backoff, server selection, Consumer.
+// saker::client: Thrift transport, reconnect with backoff, server selection, cluster redirects
+// (NOT_LEADER, UNAVAILABLE), Consumer.
 #include "client/include/saker/client.h"
 
 #include <thrift/TApplicationException.h>
