@@ -1,4 +1,5 @@
-// saker::client: Thrift transport, reconnect with backoff, server selection, Consumer.
+// saker::client: Thrift transport, reconnect with backoff, server selection, cluster redirects
+// (NOT_LEADER, UNAVAILABLE), Consumer.
 #include "client/include/saker/client.h"
 
 #include <thrift/TApplicationException.h>
@@ -10,10 +11,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 
 #include "Saker.h"
+#include "client/redirect.h"
 
 namespace saker::client {
 
@@ -105,21 +109,50 @@ struct Connection {
   std::chrono::milliseconds backoff{0};
 };
 
+// How far a call got: never sent (connecting failed or backing off), sent with no answer (the
+// connection broke or timed out: it may have been done), or answered (the status is the
+// server's).
+enum class Reach { kNotSent, kLost, kAnswered };
+
+// NOT_LEADER hops one call follows: a leader that moved once more while the call was redirected
+// is found on the next; more means the cluster is electing, and the caller hears NOT_LEADER.
+constexpr int kMaxRedirects = 3;
+
 struct Client::Impl {
   const Options& options;
-  std::vector<Connection> servers;
+  // Options::servers, then each leader a NOT_LEADER answer named, in the order met. A deque:
+  // adding one keeps references to the others valid.
+  std::deque<Connection> servers;
+  // The server that last answered for a queue after a redirect: its leader, as far as known.
+  std::map<std::string, size_t, std::less<>> leaders;
   size_t next_put = 0;
   size_t current_get = 0;
 
   explicit Impl(const Options& opts) : options(opts) {
-    for (const std::string& address : options.servers) {
-      Connection c;
-      c.address = address;
-      size_t colon = address.rfind(':');
-      c.host = colon == std::string::npos ? address : address.substr(0, colon);
-      c.port = colon == std::string::npos ? 2229 : std::atoi(address.c_str() + colon + 1);
-      servers.push_back(std::move(c));
+    for (const std::string& address : options.servers) Add(address);
+  }
+
+  size_t Add(const std::string& address) {
+    Connection c;
+    c.address = address;
+    size_t colon = address.rfind(':');
+    c.host = colon == std::string::npos ? address : address.substr(0, colon);
+    c.port = colon == std::string::npos ? 2229 : std::atoi(address.c_str() + colon + 1);
+    servers.push_back(std::move(c));
+    return servers.size() - 1;
+  }
+
+  size_t IndexOf(const std::string& address) {
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (servers[i].address == address) return i;
     }
+    return Add(address);
+  }
+
+  // Where a call about `queue` starts: its known leader, else `fallback`.
+  size_t StartFor(std::string_view queue, size_t fallback) const {
+    auto it = leaders.find(queue);
+    return it == leaders.end() ? fallback : it->second;
   }
 
   void Drop(Connection& c) {
@@ -169,24 +202,29 @@ struct Client::Impl {
   // Runs `call` on server `index`, converting exceptions; transport failures drop the
   // connection (its stream may be out of step) and start its backoff.
   template <typename F>
-  Status Call(size_t index, std::chrono::milliseconds extra_wait, F&& call) {
+  Status Call(size_t index, std::chrono::milliseconds extra_wait, Reach* reach, F&& call) {
+    *reach = Reach::kNotSent;
     if (index >= servers.size()) {
       return Status(Code::kInvalidArgument, "no server " + std::to_string(index));
     }
     Connection& c = servers[index];
     if (Status s = Connect(c); !s.ok()) return s;
+    *reach = Reach::kLost;
     try {
       if (extra_wait.count() > 0)
         c.socket->setRecvTimeout(Millis(options.request_timeout + extra_wait));
       call(*c.rpc);
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
+      *reach = Reach::kAnswered;
       return Status::Ok();
     } catch (const api::SakerError& e) {
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
+      *reach = Reach::kAnswered;
       return Status(FromWire(e.code), e.message);
     } catch (const apache::thrift::TApplicationException& e) {
       // An answer, not a broken connection: the connection stays.
       if (extra_wait.count() > 0) c.socket->setRecvTimeout(Millis(options.request_timeout));
+      *reach = Reach::kAnswered;
       return FromApplicationException(e.what());
     } catch (const tt::TTransportException& e) {
       Code code =
@@ -204,8 +242,10 @@ struct Client::Impl {
   // Tries servers from `start` in order until one is reachable; `call` runs on it. Only
   // connection failures move on (a call that was sent is never repeated).
   template <typename F>
-  Status CallAny(size_t start, std::chrono::milliseconds extra_wait, size_t* used, F&& call) {
+  Status CallAny(size_t start, std::chrono::milliseconds extra_wait, size_t* used, Reach* reach,
+                 F&& call) {
     Status last;
+    *reach = Reach::kNotSent;
     for (size_t i = 0; i < servers.size(); ++i) {
       size_t index = (start + i) % servers.size();
       if (Status s = Connect(servers[index]); !s.ok()) {
@@ -213,9 +253,72 @@ struct Client::Impl {
         continue;
       }
       *used = index;
-      return Call(index, extra_wait, call);
+      return Call(index, extra_wait, reach, call);
     }
     return last;
+  }
+
+  // Runs `call` about `queue` ("" if it names none) on server `start` (`any`: or the next
+  // reachable one) and follows the cluster's refusals, which a server answers before it acts:
+  // - NOT_LEADER goes to the leader its message names, at most kMaxRedirects hops, and that
+  //   leader is remembered for the queue;
+  // - an UNAVAILABLE answer that may clear (UnavailableMayClear) is asked again of the same
+  //   server;
+  // - a named leader that cannot be reached (it may be the one that died, listed until its
+  //   ZooKeeper session ends) is forgotten and the call starts over from `start`;
+  // the last two after a backoff, while the call's deadline (request_timeout + `extra_wait`
+  // from now) allows. A call that was sent and lost, a transport failure where the call began,
+  // and every other answer return as they are.
+  template <typename F>
+  Status Route(std::string_view queue, size_t start, bool any, std::chrono::milliseconds extra_wait,
+               size_t* used, F&& call) {
+    const Clock::time_point deadline =
+        Clock::now() + options.request_timeout + std::max(extra_wait, std::chrono::milliseconds(0));
+    std::chrono::milliseconds backoff = options.reconnect_backoff_min;
+    // Sleeps before a retry; false when the deadline leaves no time for one.
+    auto pause = [&] {
+      if (Clock::now() + backoff >= deadline) return false;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, options.reconnect_backoff_max);
+      return true;
+    };
+    size_t index = start;
+    bool index_any = any;
+    int hops = 0;
+    for (;;) {
+      Reach reach = Reach::kNotSent;
+      Status s;
+      if (index_any) {
+        s = CallAny(index, extra_wait, used, &reach, call);
+      } else {
+        *used = index;
+        s = Call(index, extra_wait, &reach, call);
+      }
+      if (reach == Reach::kNotSent && hops > 0) {
+        if (auto it = leaders.find(queue); it != leaders.end()) leaders.erase(it);
+        if (!pause()) return s;
+        index = start;
+        index_any = any;
+        hops = 0;
+        continue;
+      }
+      if (reach != Reach::kAnswered) return s;
+      if (s.code() == Code::kNotLeader) {
+        std::optional<std::string> leader = LeaderAddress(s.message());
+        if (!leader || hops == kMaxRedirects) return s;
+        ++hops;
+        index = IndexOf(*leader);
+        index_any = false;
+        if (!queue.empty()) leaders[std::string(queue)] = index;
+        continue;
+      }
+      if (s.code() == Code::kUnavailable && UnavailableMayClear(s.message()) && pause()) {
+        index = *used;
+        index_any = false;
+        continue;
+      }
+      return s;
+    }
   }
 };
 
@@ -239,10 +342,10 @@ Result<PutResult> Client::Put(std::string_view queue, const std::vector<PutItem>
   }
   api::PutResult reply;
   size_t used = 0;
-  size_t start = impl_->next_put++ % impl_->servers.size();
-  Status s = impl_->CallAny(start, std::chrono::milliseconds(0), &used, [&](api::SakerClient& rpc) {
-    rpc.put_items(reply, std::string(queue), wire);
-  });
+  size_t start = impl_->StartFor(queue, impl_->next_put++ % impl_->options.servers.size());
+  Status s =
+      impl_->Route(queue, start, true, std::chrono::milliseconds(0), &used,
+                   [&](api::SakerClient& rpc) { rpc.put_items(reply, std::string(queue), wire); });
   if (!s.ok()) return s;
   PutResult result;
   result.accepted = reply.accepted;
@@ -258,10 +361,11 @@ Result<std::vector<Item>> Client::Get(std::string_view queue, std::string_view s
                                       std::chrono::milliseconds lease) {
   std::vector<api::LeasedItem> reply;
   size_t used = 0;
-  Status s = impl_->CallAny(impl_->current_get, wait, &used, [&](api::SakerClient& rpc) {
-    rpc.get_items(reply, std::string(queue), std::string(subscription), max_items, Millis(wait),
-                  Millis(lease));
-  });
+  Status s = impl_->Route(queue, impl_->StartFor(queue, impl_->current_get), true, wait, &used,
+                          [&](api::SakerClient& rpc) {
+                            rpc.get_items(reply, std::string(queue), std::string(subscription),
+                                          max_items, Millis(wait), Millis(lease));
+                          });
   if (!s.ok() || reply.empty()) {
     impl_->current_get = (used + 1) % impl_->servers.size();
   } else {
@@ -283,9 +387,10 @@ Result<std::vector<Item>> Client::Get(std::string_view queue, std::string_view s
 
 Result<int> Client::Ack(std::string_view queue, const std::vector<int64_t>& lease_ids, int server) {
   int32_t n = 0;
-  Status s = impl_->Call(server, std::chrono::milliseconds(0), [&](api::SakerClient& rpc) {
-    n = rpc.ack(std::string(queue), lease_ids);
-  });
+  size_t used = 0;
+  Status s =
+      impl_->Route(queue, static_cast<size_t>(server), false, std::chrono::milliseconds(0), &used,
+                   [&](api::SakerClient& rpc) { n = rpc.ack(std::string(queue), lease_ids); });
   if (!s.ok()) return s;
   return n;
 }
@@ -293,9 +398,12 @@ Result<int> Client::Ack(std::string_view queue, const std::vector<int64_t>& leas
 Result<int> Client::Nack(std::string_view queue, const std::vector<int64_t>& lease_ids,
                          std::chrono::milliseconds delay, int server) {
   int32_t n = 0;
-  Status s = impl_->Call(server, std::chrono::milliseconds(0), [&](api::SakerClient& rpc) {
-    n = rpc.nack(std::string(queue), lease_ids, delay.count() < 0 ? -1 : Millis(delay));
-  });
+  size_t used = 0;
+  Status s = impl_->Route(queue, static_cast<size_t>(server), false, std::chrono::milliseconds(0),
+                          &used, [&](api::SakerClient& rpc) {
+                            n = rpc.nack(std::string(queue), lease_ids,
+                                         delay.count() < 0 ? -1 : Millis(delay));
+                          });
   if (!s.ok()) return s;
   return n;
 }
@@ -303,9 +411,11 @@ Result<int> Client::Nack(std::string_view queue, const std::vector<int64_t>& lea
 Result<int> Client::Extend(std::string_view queue, const std::vector<int64_t>& lease_ids,
                            std::chrono::milliseconds lease, int server) {
   int32_t n = 0;
-  Status s = impl_->Call(server, std::chrono::milliseconds(0), [&](api::SakerClient& rpc) {
-    n = rpc.extend_leases(std::string(queue), lease_ids, Millis(lease));
-  });
+  size_t used = 0;
+  Status s = impl_->Route(queue, static_cast<size_t>(server), false, std::chrono::milliseconds(0),
+                          &used, [&](api::SakerClient& rpc) {
+                            n = rpc.extend_leases(std::string(queue), lease_ids, Millis(lease));
+                          });
   if (!s.ok()) return s;
   return n;
 }
@@ -337,29 +447,30 @@ SubscriptionInfo FromWire(const api::SubscriptionInfo& w) {
 
 }  // namespace
 
-// Management calls: the first reachable server, starting from the first.
-#define SAKER_ADMIN_CALL(body)                                      \
-  size_t used = 0;                                                  \
-  Status s = impl_->CallAny(0, std::chrono::milliseconds(0), &used, \
-                            [&](api::SakerClient& rpc) { body; });
+// Management calls: the queue's known leader, else the first reachable server from the first;
+// `queue` is "" for calls that name none.
+#define SAKER_ADMIN_CALL(queue, body)                                                           \
+  size_t used = 0;                                                                              \
+  Status s = impl_->Route(queue, impl_->StartFor(queue, 0), true, std::chrono::milliseconds(0), \
+                          &used, [&](api::SakerClient& rpc) { body; });
 
 Status Client::CreateSubscription(std::string_view queue, std::string_view subscription,
                                   StartPosition start) {
   SAKER_ADMIN_CALL(
-      rpc.create_subscription(std::string(queue), std::string(subscription), ToWire(start)));
+      queue, rpc.create_subscription(std::string(queue), std::string(subscription), ToWire(start)));
   return s;
 }
 
 Status Client::SeekSubscription(std::string_view queue, std::string_view subscription,
                                 StartPosition position) {
-  SAKER_ADMIN_CALL(
-      rpc.seek_subscription(std::string(queue), std::string(subscription), ToWire(position)));
+  SAKER_ADMIN_CALL(queue, rpc.seek_subscription(std::string(queue), std::string(subscription),
+                                                ToWire(position)));
   return s;
 }
 
 Result<std::vector<SubscriptionInfo>> Client::ListSubscriptions(std::string_view queue) {
   std::vector<api::SubscriptionInfo> reply;
-  SAKER_ADMIN_CALL(rpc.list_subscriptions(reply, std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.list_subscriptions(reply, std::string(queue)));
   if (!s.ok()) return s;
   std::vector<SubscriptionInfo> out;
   for (const auto& w : reply) out.push_back(FromWire(w));
@@ -367,13 +478,13 @@ Result<std::vector<SubscriptionInfo>> Client::ListSubscriptions(std::string_view
 }
 
 Status Client::DeleteSubscription(std::string_view queue, std::string_view subscription) {
-  SAKER_ADMIN_CALL(rpc.delete_subscription(std::string(queue), std::string(subscription)));
+  SAKER_ADMIN_CALL(queue, rpc.delete_subscription(std::string(queue), std::string(subscription)));
   return s;
 }
 
 Result<QueueInfo> Client::GetQueueInfo(std::string_view queue) {
   api::QueueDetails w;
-  SAKER_ADMIN_CALL(rpc.queue_info(w, std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.queue_info(w, std::string(queue)));
   if (!s.ok()) return s;
   QueueInfo q;
   q.name = w.name;
@@ -395,7 +506,7 @@ Result<QueueInfo> Client::GetQueueInfo(std::string_view queue) {
 
 Result<RepairReport> Client::RepairQueue(std::string_view queue) {
   api::RepairReport w;
-  SAKER_ADMIN_CALL(rpc.repair_queue(w, std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.repair_queue(w, std::string(queue)));
   if (!s.ok()) return s;
   RepairReport r;
   r.batches_kept = w.batches_kept;
@@ -406,20 +517,20 @@ Result<RepairReport> Client::RepairQueue(std::string_view queue) {
 }
 
 Status Client::ResumeQueue(std::string_view queue) {
-  SAKER_ADMIN_CALL(rpc.resume_queue(std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.resume_queue(std::string(queue)));
   return s;
 }
 
 Result<std::vector<std::string>> Client::ListQueues() {
   std::vector<std::string> reply;
-  SAKER_ADMIN_CALL(rpc.list_queues(reply));
+  SAKER_ADMIN_CALL("", rpc.list_queues(reply));
   if (!s.ok()) return s;
   return reply;
 }
 
 Result<PeekInfo> Client::Peek(std::string_view queue) {
   kestrel::QueueInfo w;
-  SAKER_ADMIN_CALL(rpc.peek(w, std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.peek(w, std::string(queue)));
   if (!s.ok()) return s;
   PeekInfo p;
   if (w.__isset.head_item) p.head_item = w.head_item;
@@ -433,32 +544,64 @@ Result<PeekInfo> Client::Peek(std::string_view queue) {
 }
 
 Status Client::FlushQueue(std::string_view queue) {
-  SAKER_ADMIN_CALL(rpc.flush_queue(std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.flush_queue(std::string(queue)));
   return s;
 }
 
 Status Client::DeleteQueue(std::string_view queue) {
-  SAKER_ADMIN_CALL(rpc.delete_queue(std::string(queue)));
+  SAKER_ADMIN_CALL(queue, rpc.delete_queue(std::string(queue)));
   return s;
 }
 
 Result<ServerStatus> Client::GetServerStatus() {
   kestrel::Status::type w = kestrel::Status::UP;
-  SAKER_ADMIN_CALL(w = rpc.current_status());
+  SAKER_ADMIN_CALL("", w = rpc.current_status());
   if (!s.ok()) return s;
   return static_cast<ServerStatus>(w);
 }
 
 Status Client::SetServerStatus(ServerStatus status) {
-  SAKER_ADMIN_CALL(rpc.set_status(static_cast<kestrel::Status::type>(status)));
+  SAKER_ADMIN_CALL("", rpc.set_status(static_cast<kestrel::Status::type>(status)));
   return s;
 }
 
 Result<std::string> Client::Version() {
   std::string v;
-  SAKER_ADMIN_CALL(rpc.get_version(v));
+  SAKER_ADMIN_CALL("", rpc.get_version(v));
   if (!s.ok()) return s;
   return v;
+}
+
+Result<ClusterStatus> Client::GetClusterStatus() {
+  api::ClusterStatus w;
+  SAKER_ADMIN_CALL("", rpc.cluster_status(w));
+  if (!s.ok()) return s;
+  ClusterStatus out;
+  out.node_id = w.node_id;
+  out.zookeeper_connected = w.zookeeper_connected;
+  out.zookeeper = w.zookeeper;
+  for (const auto& n : w.nodes) {
+    out.nodes.push_back({n.id, n.host, n.thrift_port, n.memcache_port, n.text_port, n.admin_port,
+                         n.replication_port, n.append_rtt_us});
+  }
+  for (const auto& q : w.queues) {
+    ClusterQueue cq;
+    cq.name = q.name;
+    cq.leader = q.leader;
+    cq.epoch = q.epoch;
+    cq.replicas.assign(q.replicas.begin(), q.replicas.end());
+    cq.ack_quorum = q.ack_quorum;
+    cq.role = q.role;
+    cq.commit_end = q.commit_end;
+    cq.log_end = q.log_end;
+    for (const auto& f : q.followers)
+      cq.followers.push_back({f.node, f.durable_end, f.lag, f.synced});
+    out.queues.push_back(std::move(cq));
+  }
+  const auto& c = w.counters;
+  out.counters = {c.takeovers,  c.takeover_failures, c.fences_received,  c.fenced_rejections,
+                  c.step_downs, c.appends_sent,      c.appends_received, c.unknown_puts};
+  return out;
 }
 
 #undef SAKER_ADMIN_CALL

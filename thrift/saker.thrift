@@ -172,6 +172,74 @@ struct QueueSettings {
   17: i64 retain_bytes
 }
 
+// What one node of a cluster knows about it (cluster_status). Offsets are item offsets.
+struct ClusterNodeStatus {
+  1: i32 id
+  2: string host
+  3: i32 replication_port
+  4: i32 thrift_port
+  5: i32 memcache_port
+  6: i32 text_port
+  7: i32 admin_port
+  // The answering node's last append round trip to this node, in microseconds (0: none yet).
+  8: i64 append_rtt_us
+}
+
+struct ClusterFollowerStatus {
+  1: i32 node
+  // What the follower has acknowledged durable.
+  2: i64 durable_end
+  // Offsets the leader has that the follower has not acknowledged.
+  3: i64 lag
+  // Receiving batches as they are appended.
+  4: bool synced
+}
+
+struct ClusterQueueStatus {
+  1: string name
+  // Node id of the leader; -1 while none is known.
+  2: i32 leader
+  3: i64 epoch
+  4: list<i32> replicas
+  5: i32 ack_quorum
+  // The answering node's role for the queue: "leader", "follower", "candidate" or "none".
+  6: string role
+  // Offsets below commit_end are committed (acknowledged, deliverable); log_end is the end of
+  // the answering node's copy.
+  7: i64 commit_end
+  8: i64 log_end
+  // Filled only when the answering node leads the queue.
+  9: list<ClusterFollowerStatus> followers
+}
+
+// The answering node's counters since it started.
+struct ClusterCounterStatus {
+  // Leaderships won and opened / takeovers given up (coverage, lost compare-and-set, fenced).
+  1: i64 takeovers
+  2: i64 takeover_failures
+  3: i64 fences_received
+  // Appends and fences refused for a lower epoch.
+  4: i64 fenced_rejections
+  5: i64 step_downs
+  6: i64 appends_sent
+  7: i64 appends_received
+  // Puts answered "unknown" (TIMEOUT): the quorum was not reached in time.
+  8: i64 unknown_puts
+}
+
+struct ClusterStatus {
+  // The answering node.
+  1: i32 node_id
+  2: bool zookeeper_connected
+  // Its --zookeeper string.
+  3: string zookeeper
+  // Live nodes, as ZooKeeper lists them.
+  4: list<ClusterNodeStatus> nodes
+  // The queues this node knows, by name.
+  5: list<ClusterQueueStatus> queues
+  6: ClusterCounterStatus counters
+}
+
 service Saker extends kestrel.Kestrel {
   // Appends items in order; each is stored durably (at the queue's sync level) before the reply.
   PutResult put_items(1: string queue, 2: list<PutItem> items) throws (1: SakerError err)
@@ -212,4 +280,8 @@ service Saker extends kestrel.Kestrel {
   // Ends a stop after a write error once the disk takes writes again. CORRUPTION if the queue
   // is damaged (repair it), IO_ERROR while the probe write fails.
   void resume_queue(1: string queue) throws (1: SakerError err)
+
+  // The cluster as the answering node sees it (docs/OPERATIONS.md "Cluster status"). NOT_FOUND
+  // "not a cluster" on a node started without --zookeeper.
+  ClusterStatus cluster_status() throws (1: SakerError err)
 }

@@ -1,9 +1,10 @@
 // saker: the command-line client and admin tool (native Saker API over Thrift).
 //
-// Exit codes (README.md, "Client library and CLI", has the same table): 0 ok; 1 server,
-// connection or output-file error; 2 usage error (bad flag or argument, unreadable input file, a
-// request the server refused as invalid); 3 not found, nothing to get, or no lease matched. Every
-// non-zero exit writes one line to stderr.
+// Exit codes (cli/output.h; README.md, "Client library and CLI", has the same table): 0 ok; 1
+// server, connection or output-file error; 2 usage error (bad flag or argument, unreadable input
+// file, a request the server refused as invalid); 3 not found, nothing to get, no lease matched,
+// or `cluster status` of a server that is not in a cluster. Every non-zero exit writes one line to
+// stderr.
 #include <saker/client.h>
 
 #include <CLI/CLI.hpp>
@@ -19,89 +20,31 @@
 #include <string>
 #include <vector>
 
+#include "client/cli/cluster.h"
+#include "client/cli/output.h"
 #include "client/cli/progress.h"
 
 namespace {
 
+using saker::cli::ExitCode;
+using saker::cli::Fail;
+using saker::cli::Json;
+using saker::cli::JsonList;
+using saker::cli::kExitNotFound;
+using saker::cli::kExitOk;
+using saker::cli::kExitServer;
+using saker::cli::kExitUsage;
 using saker::client::Client;
 using saker::client::Code;
 using saker::client::Status;
 using std::chrono::milliseconds;
 
-constexpr int kExitOk = 0;
-constexpr int kExitServer = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitNotFound = 3;
-
 // Millisecond and count arguments travel as Thrift i32.
 constexpr int kMaxI32 = std::numeric_limits<int32_t>::max();
-
-std::string Json(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-template <typename T>
-std::string JsonList(const std::vector<T>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ",";
-    if constexpr (std::is_same_v<T, std::string>) {
-      out += Json(values[i]);
-    } else {
-      out += std::to_string(values[i]);
-    }
-  }
-  return out + "]";
-}
 
 // A lease that outlives a crashed or killed CLI would hold its items until acked; the server's
 // own default (lease_timeout_ms = 0) never expires.
 constexpr int kDefaultLeaseMs = 30'000;
-
-int ExitCode(const Status& s) {
-  switch (s.code()) {
-    case Code::kNotFound:
-      return kExitNotFound;
-    case Code::kInvalidArgument:
-      return kExitUsage;
-    default:
-      return kExitServer;
-  }
-}
-
-// Prints "saker: CODE: message" and returns the exit code for `s`.
-int Fail(const Status& s) {
-  std::fprintf(stderr, "saker: %s\n", s.ToString().c_str());
-  return ExitCode(s);
-}
 
 // "1 item", "2 items".
 std::string Count(size_t n, const char* noun) {
@@ -230,7 +173,8 @@ int main(int argc, char** argv) {
       "Global flags (--server, --json, --timeout, --quiet, --progress) go before or after the\n"
       "command. Exit codes: 0 ok; 1 server, connection or output-file error; 2 usage error (bad\n"
       "flag or argument, unreadable input file, request refused as invalid); 3 not found, nothing\n"
-      "to get or no lease matched. Errors are one line on stderr: 'saker: CODE: message'.");
+      "to get, no lease matched, or not a cluster. Errors are one line on stderr:\n"
+      "'saker: CODE: message'. In a cluster, commands follow NOT_LEADER to the queue's leader.");
   app.require_subcommand(1);
   // Subcommands hand the flags they do not know to their parent, so global flags work anywhere.
   app.fallthrough();
@@ -365,6 +309,11 @@ int main(int argc, char** argv) {
   status_set->add_option("status", status_text, "up | readonly | quiescent")
       ->required()
       ->check(CLI::IsMember({"up", "readonly", "quiescent"}));
+
+  auto* cluster = app.add_subcommand("cluster", "a cluster of sakerd nodes: status");
+  cluster->require_subcommand(1);
+  auto* cluster_status = cluster->add_subcommand(
+      "status", "nodes, and per queue its leader, epoch, replicas, commit offset, followers' lag");
 
   try {
     app.parse(argc, argv);
@@ -780,6 +729,8 @@ int main(int argc, char** argv) {
     }
     return kExitOk;
   }
+
+  if (*cluster_status) return saker::cli::ClusterStatusCommand(client, json);
 
   using saker::client::ServerStatus;
   if (*status_get) {

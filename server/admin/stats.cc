@@ -7,6 +7,9 @@
 
 #include <algorithm>
 
+#include "server/admin/cluster_stats.h"
+#include "server/admin/escape.h"
+
 namespace saker::admin {
 namespace {
 
@@ -39,44 +42,6 @@ std::vector<std::pair<std::string, uint64_t>> QueueFields(const queue::QueueStat
           {"total_flushes", sub.flushes},
           {"journal_rewrites", 0},
           {"journal_rotations", 0}};
-}
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // Kestrel's curr_items and bytes: the sums over every queue it would list, children included.
@@ -301,6 +266,7 @@ std::string Prometheus(const Snapshot& s) {
       }
     }
   }
+  if (s.cluster) AppendClusterPrometheus(*s.cluster, &out);
   return out;
 }
 
@@ -343,7 +309,9 @@ std::string Json(const Snapshot& s) {
     }
     out += "]}";
   }
-  out += "]}\n";
+  out += "]";
+  if (s.cluster) out += ",\"cluster\":" + ClusterJson(*s.cluster);
+  out += "}\n";
   return out;
 }
 
@@ -394,7 +362,9 @@ std::string StatusPage(const Snapshot& s, const History& history) {
   }
   out +=
       "</table><p>put/s and get/s: items per second over the last 6 samples; depth trend: the "
-      "last 60 samples (a minute and 10 minutes at the default status_sample_ms).</p>"
+      "last 60 samples (a minute and 10 minutes at the default status_sample_ms).</p>";
+  if (s.cluster) out += ClusterHtml(*s.cluster);
+  out +=
       "<p><a href=\"/metrics\">/metrics</a> &middot; "
       "<a href=\"/stats.json\">/stats.json</a></p></body></html>\n";
   return out;

@@ -31,15 +31,17 @@ std::string KestrelStats(const Snapshot& s);
 // Memcache `dump_stats [q ...]`: "queue '<name>' {\r\n  k=v\r\n}\r\n" per queue, then "END\r\n".
 // An empty `only` means every queue.
 std::string KestrelDumpStats(const Snapshot& s, const std::vector<std::string>& only);
-// Prometheus text exposition format 0.0.4.
+// Prometheus text exposition format 0.0.4; in a cluster also the saker_cluster_* families
+// (cluster_stats.h).
 std::string Prometheus(const Snapshot& s);
-// /stats.json: one JSON object.
+// /stats.json: one JSON object; in a cluster it has a "cluster" object too.
 std::string Json(const Snapshot& s);
 // /healthz's body when some queue is stopped, "" when every queue serves:
 // "degraded: failed queues orders (corruption), jobs (no_space)\n".
 std::string Degraded(const Snapshot& s);
 // The status page: queues, depths, lag, and from `history` each queue's put and get rates and a
-// depth sparkline (inline SVG), as one HTML page with no scripts and no external assets.
+// depth sparkline (inline SVG), and in a cluster its nodes and queues, as one HTML page with no
+// scripts and no external assets.
 std::string StatusPage(const Snapshot& s, const History& history);
 
 }  // namespace saker::admin

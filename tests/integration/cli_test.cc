@@ -193,6 +193,19 @@ TEST_F(CliTest, Subscriptions) {
   EXPECT_EQ(Saker("sub delete ev audit").code, 3);
 }
 
+// A node started without --zookeeper is no cluster: one clear line and the "not found" exit,
+// with or without --json; `cluster` alone is a usage error.
+TEST_F(CliTest, ClusterStatusOfASingleNodeSaysNotACluster) {
+  for (const char* args : {"cluster status", "--json cluster status", "cluster status --json"}) {
+    Output r = Saker(args);
+    EXPECT_EQ(r.code, 3) << args;
+    EXPECT_EQ(r.out, "") << args;
+    EXPECT_EQ(r.err, "saker: NOT_FOUND: not a cluster: sakerd runs without --zookeeper\n") << args;
+  }
+  EXPECT_EQ(Saker("cluster").code, 2);
+  EXPECT_TRUE(Contains(Saker("cluster --help").out, "status"));
+}
+
 TEST_F(CliTest, StatusAndUsage) {
   EXPECT_EQ(Saker("status get").out, "up\n");
   EXPECT_EQ(Saker("status set readonly").code, 0);
@@ -212,9 +225,9 @@ TEST_F(CliTest, StatusAndUsage) {
 TEST_F(CliTest, HelpListsCommandsAndExitCodes) {
   Output help = Saker("--help");
   EXPECT_EQ(help.code, 0);
-  for (const char* word :
-       {"put", "get", "tail", "ack", "nack", "peek", "queues", "stats", "create", "delete", "flush",
-        "sub", "status", "--json", "--quiet", "--progress", "Exit codes"}) {
+  for (const char* word : {"put", "get", "tail", "ack", "nack", "peek", "queues", "stats", "create",
+                           "delete", "flush", "sub", "status", "cluster", "--json", "--quiet",
+                           "--progress", "Exit codes", "not a cluster"}) {
     EXPECT_TRUE(Contains(help.out, word)) << word << " missing from:\n" << help.out;
   }
   EXPECT_TRUE(Contains(Saker("put --help").out, "--files"));

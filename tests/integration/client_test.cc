@@ -16,6 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using client::Code;
+using client::Status;
 
 // Runs a command, returns its exit code and stdout.
 int RunCommand(const std::string& command, std::string* out) {
@@ -124,6 +125,32 @@ TEST_F(ClientTest, KestrelMethods) {
   auto version = client_->Version();
   ASSERT_TRUE(version.ok());
   EXPECT_FALSE(version->empty());
+}
+
+TEST_F(ClientTest, ClusterStatusOfASingleNodeIsNotFound) {
+  auto r = client_->GetClusterStatus();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(r.status().message(), "not a cluster: sakerd runs without --zookeeper");
+}
+
+// UNAVAILABLE answers are waited out until the deadline, but not the server status an operator
+// set: a put or flush under READONLY is refused at once, not after request_timeout.
+TEST_F(ClientTest, UnavailableFromTheServerStatusIsNotRetried) {
+  client::Options options;
+  options.servers = {address_};
+  options.request_timeout = 20s;
+  client::Client c(options);
+  ASSERT_TRUE(c.SetServerStatus(client::ServerStatus::kReadOnly).ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto put = c.Put("ro", {{"x"}});
+  EXPECT_EQ(put.status().code(), Code::kUnavailable);
+  EXPECT_EQ(put.status().message(), "server is READONLY");
+  Status flush = c.FlushQueue("ro");
+  EXPECT_EQ(flush.code(), Code::kUnavailable) << flush.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  ASSERT_TRUE(c.SetServerStatus(client::ServerStatus::kUp).ok());
+  EXPECT_TRUE(c.Put("ro", {{"x"}}).ok());
 }
 
 TEST_F(ClientTest, ReconnectsWithBackoffAfterServerRestart) {

@@ -11,6 +11,13 @@
 // comes back empty or fails, then rotate. A server that fails is skipped for a backoff period that
 // doubles up to `reconnect_backoff_max`. Lease ids are per server: ack, nack and extend on the
 // server an item came from (`Item::server`).
+//
+// In a cluster every call follows the servers' refusals (docs/PROTOCOL.md "Clusters"): a
+// NOT_LEADER answer names the queue's leader, and the call goes there (at most 3 hops; the
+// leader is remembered for the queue's later calls); an UNAVAILABLE answer (no leader yet) is
+// asked again with backoff, reconnect_backoff_min doubling up to reconnect_backoff_max, until
+// the call's deadline (request_timeout, plus a get's wait). UNAVAILABLE for READONLY or
+// QUIESCENT, set by an operator, is returned at once, as are transport failures.
 #pragma once
 
 #include <atomic>
@@ -110,7 +117,8 @@ struct PutResult {
   std::vector<int64_t> offsets;
   // Why item `accepted` was refused; ok when every item was accepted.
   Status refused;
-  // Index into Options::servers of the server that stored them.
+  // The server that stored them: an index into Options::servers, or past its end one of the
+  // leaders that NOT_LEADER answers named, in the order met.
   int server = 0;
 };
 
@@ -123,7 +131,7 @@ struct Item {
   int64_t put_at_ms = 0;
   // 0 = never.
   int64_t expires_at_ms = 0;
-  // Index into Options::servers of the server that delivered it.
+  // The server that delivered it (numbered as PutResult::server).
   int server = 0;
 };
 
@@ -196,6 +204,61 @@ struct PeekInfo {
   int32_t open_transactions = 0;
 };
 
+// A cluster as the node that answered sees it (GetClusterStatus; docs/OPERATIONS.md "Cluster
+// status"). Offsets are item offsets.
+struct ClusterNode {
+  int id = 0;
+  std::string host;
+  int thrift_port = 0;
+  int memcache_port = 0;
+  int text_port = 0;
+  int admin_port = 0;
+  int replication_port = 0;
+  // The answering node's last append round trip to this node (0: none yet).
+  int64_t append_rtt_us = 0;
+};
+
+struct ClusterFollower {
+  int node = 0;
+  int64_t durable_end = 0;  // what it has acknowledged durable
+  int64_t lag = 0;          // offsets the leader has that it has not acknowledged
+  bool synced = false;      // receiving batches as they are appended
+};
+
+struct ClusterQueue {
+  std::string name;
+  int leader = -1;  // node id; -1 while none is known
+  int64_t epoch = 0;
+  std::vector<int> replicas;
+  int ack_quorum = 0;
+  // The answering node's role: "leader", "follower", "candidate" or "none".
+  std::string role;
+  int64_t commit_end = 0;                  // offsets below are committed
+  int64_t log_end = 0;                     // end of the answering node's copy
+  std::vector<ClusterFollower> followers;  // only when the answering node leads the queue
+};
+
+// The answering node's counters since it started.
+struct ClusterCounters {
+  int64_t takeovers = 0;
+  int64_t takeover_failures = 0;
+  int64_t fences_received = 0;
+  int64_t fenced_rejections = 0;
+  int64_t step_downs = 0;
+  int64_t appends_sent = 0;
+  int64_t appends_received = 0;
+  int64_t unknown_puts = 0;
+};
+
+struct ClusterStatus {
+  int node_id = 0;
+  bool zookeeper_connected = false;
+  std::string zookeeper;
+  std::vector<ClusterNode> nodes;  // live, as ZooKeeper lists them
+  std::vector<ClusterQueue> queues;
+  ClusterCounters counters;
+};
+
 // Kestrel's server status.
 enum class ServerStatus { kNotConfigured = 0, kQuiescent = 1, kReadOnly = 2, kUp = 3 };
 
@@ -248,6 +311,10 @@ class Client {
   Result<ServerStatus> GetServerStatus();
   Status SetServerStatus(ServerStatus status);
   Result<std::string> Version();
+
+  // The cluster as the first server that answers sees it; NotFound ("not a cluster") from a
+  // server started without --zookeeper.
+  Result<ClusterStatus> GetClusterStatus();
 
   const Options& options() const { return options_; }
 
