@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "server/common/logging.h"
+
 namespace saker::replication {
 
 std::string_view ZkCodeName(ZkCode code) {
@@ -60,8 +62,14 @@ ZkResult ResultOf(int rc, const std::string& path) {
   return r;
 }
 
-// The C client's own log lines (WARN and up: connection trouble, expiry).
-void LogFromClient(const char* message) { spdlog::warn("zookeeper client: {}", message); }
+// saker's named logger (spdlog's default one is dropped by logging::Init). Any thread.
+spdlog::logger& Log() {
+  static auto& log = logging::Get("zookeeper");
+  return log;
+}
+
+// The C client's own log lines (WARN and up: connection trouble, expiry), from its threads.
+void LogFromClient(const char* message) { Log().warn("client: {}", message); }
 
 }  // namespace
 
@@ -177,12 +185,12 @@ struct ZkSession::Impl {
       return;
     }
     if (state == ZOO_EXPIRED_SESSION_STATE) {
-      spdlog::warn("zookeeper session 0x{:x} expired", owner->session_id_);
+      Log().warn("session 0x{:x} expired", owner->session_id_);
       owner->connected_ = false;
       CloseHandle(/*fire_watches=*/true);
       on_state(ZkState::kExpired, 0);
       std::string error;
-      if (*self == this && !Open(&error)) spdlog::error("zookeeper: {}", error);
+      if (*self == this && !Open(&error)) Log().error("{}", error);
       return;
     }
     if (owner->connected_) {
@@ -212,7 +220,7 @@ struct ZkSession::Impl {
                fail = std::move(fail)](const ZkResult& r, const std::string&) mutable {
                 if (!r.ok() && r.code != ZkCode::kNodeExists) {
                   if (fail) return fail(r);
-                  spdlog::error("zookeeper: cannot create {}: {}", prefixes[i], r.message);
+                  Log().error("cannot create {}: {}", prefixes[i], r.message);
                   return;
                 }
                 CreateChain(std::move(prefixes), i + 1, std::move(then), std::move(fail));
