@@ -251,14 +251,16 @@ void Cluster::CreateQueue(QueueState* q) {
   const queue::QueueConfig config = engine_->ConfigFor(q->name);
   QueueMeta meta;
   meta.incarnation = storage::NewIncarnation();
-  meta.replicas = Place(q->name, node_id_, live, config.replicas);
-  meta.ack_quorum = AckQuorum(config.replicas, config.ack_quorum);
-  if (meta.replicas.size() < meta.ack_quorum) {
-    AnswerWaiters(
-        q, Status::Unavailable(fmt::format("queue {} needs {} live nodes for its quorum; {} are up",
-                                           q->name, meta.ack_quorum, live.size())));
+  // Never fewer copies than configured: nothing re-replicates a queue placed on too few nodes.
+  if (live.size() < config.replicas) {
+    AnswerWaiters(q, Status::Unavailable(fmt::format(
+                         "queue {} wants {} replicas and {} live nodes are up (a smaller cluster "
+                         "needs a lower `replicas`)",
+                         q->name, config.replicas, live.size())));
     return;
   }
+  meta.replicas = Place(q->name, node_id_, live, config.replicas);
+  meta.ack_quorum = AckQuorum(config.replicas, config.ack_quorum);
   q->looking_up = true;
   zk_->Create(
       QueuePath(q), EncodeQueueMeta(meta), ZkSession::Mode::kPersistent,
