@@ -69,8 +69,9 @@ class Cluster final : public queue::Replicator, public ReplicaService {
  private:
   struct FollowerState {
     int node = 0;
-    bool synced = false;   // fenced in this epoch; live batches go to it as they come
-    bool syncing = false;  // a fence or catch-up read is in flight
+    bool synced = false;       // fenced in this epoch; live batches go to it as they come
+    bool syncing = false;      // a fence or catch-up read is in flight
+    bool unreachable = false;  // its last fence failed (logged once)
     uint64_t sent_end = 0;
     uint64_t durable_end = 0;
   };

@@ -285,7 +285,6 @@ void Cluster::StepDown(QueueState* q, const std::string& why) {
 // --- Streaming --------------------------------------------------------------------------------
 
 void Cluster::StartSync(QueueState* q, FollowerState* f) {
-  Log().debug("[queue={}] syncing node {} (sent to {})", q->name, f->node, f->sent_end);
   f->syncing = true;
   f->synced = false;
   replica::FenceRequest req;
@@ -308,7 +307,13 @@ void Cluster::StartSync(QueueState* q, FollowerState* f) {
     f->syncing = false;
     replica::FenceReply reply;
     Status s = st.ok() ? DecodeReply(reply_frame, &reply) : st;
-    if (!s.ok()) return;
+    if (!s.ok()) {
+      // Retried every tick while it is down: said once.
+      if (!f->unreachable)
+        Log().info("[queue={}] node {} does not follow: {}", name, node, s.ToString());
+      f->unreachable = true;
+      return;
+    }
     if (reply.error == replica::ReplicaError::FENCED) {
       return StepDown(q, fmt::format("node {} is fenced at epoch {}", node, reply.fenced_epoch));
     }
@@ -318,6 +323,8 @@ void Cluster::StartSync(QueueState* q, FollowerState* f) {
     }
     f->sent_end = static_cast<uint64_t>(reply.log_end);
     f->durable_end = static_cast<uint64_t>(reply.durable_end);
+    Log().info("[queue={}] node {} follows from offset {}", name, node, f->sent_end);
+    f->unreachable = false;
     CatchUp(q, f);
     Recompute(q);
   });
