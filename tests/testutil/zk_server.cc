@@ -1,0 +1,160 @@
+#include "tests/testutil/zk_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "tests/testutil/testutil.h"
+
+extern char** environ;
+
+namespace saker::test {
+namespace {
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+ZkServer::ZkServer(std::string dir, int port)
+    : dir_(std::move(dir)), port_(port > 0 ? port : FreePort()) {}
+
+ZkServer::~ZkServer() {
+  if (pid_ > 0) Kill();
+}
+
+bool ZkServer::Start(std::chrono::milliseconds timeout) {
+  {
+    std::ofstream cfg(dir_ + "/zoo.cfg");
+    cfg << "tickTime=200\n"
+        << "dataDir=" << dir_ << "/data\n"
+        << "clientPort=" << port_ << "\n"
+        << "clientPortAddress=127.0.0.1\n"
+        << "admin.enableServer=false\n"
+        << "4lw.commands.whitelist=srvr,ruok\n"
+        << "forceSync=no\n";
+  }
+  std::vector<std::string> args = {
+      "java",
+      "-Xmx128m",
+      "-XX:+UseSerialGC",
+      "-cp",
+      "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar",
+      "org.apache.zookeeper.server.ZooKeeperServerMain",
+      dir_ + "/zoo.cfg"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  const std::string log = dir_ + "/zk.log";
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "java", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    std::cerr << "cannot start java for ZooKeeper: " << std::strerror(rc) << std::endl;
+    return false;
+  }
+  pid_ = pid;
+  const bool ready = WaitFor(
+      [&] {
+        int status;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return true;
+        }
+        return FourLetter("srvr").find("Mode:") != std::string::npos;
+      },
+      timeout);
+  if (ready && pid_ > 0) return true;
+  std::cerr << "ZooKeeper did not become ready; its log:\n" << Log() << std::endl;
+  Kill();
+  return false;
+}
+
+void ZkServer::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void ZkServer::Pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void ZkServer::Resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
+std::string ZkServer::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+std::string ZkServer::FourLetter(const std::string& word) const {
+  int fd = Connect(port_);
+  if (fd < 0) return "";
+  std::string out;
+  if (write(fd, word.data(), word.size()) == static_cast<ssize_t>(word.size())) {
+    char buf[1024];
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 1000) <= 0) break;
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
+std::string ZkServer::Log() const {
+  std::ifstream in(dir_ + "/zk.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace saker::test
