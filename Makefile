@@ -6,6 +6,8 @@
 #   make asan       every test under AddressSanitizer + UBSan (build/asan)
 #   make format     check formatting; make format-fix rewrites in place
 #   make fuzz       run the fuzz targets longer (FUZZ_SECONDS each)
+#   make chaos      CHAOS_ROUNDS (200) random kill/pause faults on a 3-node cluster under load,
+#                   then the history checker (docs/CHAOS.md); CHAOS_SEED repeats a run
 #   make cluster    build, start ZooKeeper + 3 sakerd nodes on 127.0.0.1, data in ./cluster
 #                   (CLUSTER_NODES=N for N nodes; scripts/cluster status shows what runs)
 #   make cluster-stop  stop exactly what make cluster started
@@ -18,8 +20,10 @@ CTEST_ARGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
 BENCH_ROUNDS ?= 3
 BENCH_SECONDS ?= 5
+CHAOS_ROUNDS ?= 200
+CHAOS_SEED ?=
 
-.PHONY: all deps build test unit integration bench asan format format-fix fuzz run cluster cluster-stop clean
+.PHONY: all deps build test unit integration bench asan format format-fix fuzz chaos run cluster cluster-stop clean
 
 all: build
 
@@ -57,6 +61,11 @@ format-fix:
 
 fuzz: build
 	scripts/run-fuzz $(BUILD_DIR) $(FUZZ_SECONDS)
+
+chaos: build
+	cd $(BUILD_DIR) && SAKER_CHAOS_ROUNDS=$(CHAOS_ROUNDS) SAKER_CHAOS_SEED=$(CHAOS_SEED) \
+	  timeout $$(( $(CHAOS_ROUNDS) * 40 + 120 )) bin/integration_test \
+	  --gtest_filter=ClusterTest.ChaosRoundsLoseNoAcknowledgedPut
 
 run: build
 	$(BUILD_DIR)/bin/sakerd --data-dir ./data

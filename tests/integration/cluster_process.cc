@@ -5,9 +5,11 @@
 
 #include <fstream>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "tests/testutil/testutil.h"
+#include "tests/testutil/zk_server.h"
 
 namespace saker::test {
 
@@ -77,6 +79,15 @@ TestCluster::TestCluster(std::string root, int nodes, std::string zookeeper, std
     config_path_ = root_ + "/cluster.toml";
     std::ofstream(config_path_) << config;
   }
+  std::set<int> taken;
+  for (int id = 1; id <= nodes; id++) {
+    for (const char* flag :
+         {"memcache-port", "thrift-port", "text-port", "admin-port", "replication-port"}) {
+      int port = FreePort();
+      while (!taken.insert(port).second) port = FreePort();
+      ports_[id][flag] = port;
+    }
+  }
   for (int id = 1; id <= nodes; id++) {
     const std::string dir = root_ + "/node" + std::to_string(id);
     mkdir(dir.c_str(), 0755);
@@ -92,9 +103,12 @@ TestCluster::~TestCluster() {
 }
 
 std::vector<std::string> TestCluster::Args(int id) const {
-  std::vector<std::string> args = {
-      "--node-id", std::to_string(id), "--zookeeper", zookeeper_, "--replication-port",
-      "0",         "--log-level",      "debug"};
+  std::vector<std::string> args = {"--node-id", std::to_string(id), "--zookeeper",
+                                   zookeeper_,  "--log-level",      "debug"};
+  for (const auto& [flag, port] : ports_.at(id)) {
+    args.push_back("--" + flag);
+    args.push_back(std::to_string(port));
+  }
   if (!config_path_.empty()) {
     args.push_back("--config");
     args.push_back(config_path_);
@@ -125,7 +139,7 @@ std::string TestCluster::Logs() const {
 
 Answer TestCluster::Put(int id, const std::string& queue, const std::string& value,
                         std::chrono::milliseconds timeout) {
-  RawClient c(nodes_.at(id)->port("memcache"));
+  RawClient c(memcache_port(id));
   if (!c.connected()) return Answer{};
   return MemcacheSet(c, queue, value, timeout);
 }
@@ -136,7 +150,7 @@ int TestCluster::Leader(const std::string& queue, std::chrono::milliseconds time
       [&] {
         for (auto& [id, node] : nodes_) {
           if (!node->running()) continue;
-          RawClient c(node->port("memcache"));
+          RawClient c(memcache_port(id));
           if (!c.connected()) continue;
           GetReply r = MemcacheGet(c, queue + "/peek", std::chrono::milliseconds(500));
           if (r.answer.kind == Answer::kOk) {
@@ -151,7 +165,7 @@ int TestCluster::Leader(const std::string& queue, std::chrono::milliseconds time
 }
 
 std::optional<std::vector<std::string>> TestCluster::Drain(int id, const std::string& queue) {
-  RawClient c(nodes_.at(id)->port("memcache"));
+  RawClient c(memcache_port(id));
   if (!c.connected()) return std::nullopt;
   std::vector<std::string> items;
   for (;;) {

@@ -1,7 +1,7 @@
 // TestCluster: N real sakerd processes on 127.0.0.1 joined through a real ZooKeeper (ZkServer),
 // node ids 1..N, data under root/nodeK, for the replication tests. Each node can be killed
-// (SIGKILL), paused (SIGSTOP/SIGCONT) and started again on its own data dir. Clients talk to the
-// nodes over Kestrel's memcache protocol, so the tests drive the cluster as users do.
+// (SIGKILL), paused (SIGSTOP/SIGCONT) and started again on its own data dir and ports. Clients talk
+// to the nodes over Kestrel's memcache protocol, so the tests drive the cluster as users do.
 #pragma once
 
 #include <chrono>
@@ -45,6 +45,9 @@ class TestCluster {
   void Resume(int id);
   bool running(int id) const;
   ServerProcess& node(int id) { return *nodes_.at(id); }
+  // Node `id`'s memcache port: fixed for the cluster's life, so a restarted node is found where
+  // it was (safe to call from any thread while nodes restart).
+  int memcache_port(int id) const { return ports_.at(id).at("memcache-port"); }
   int size() const { return static_cast<int>(nodes_.size()); }
   std::string Logs() const;
 
@@ -64,6 +67,7 @@ class TestCluster {
   std::string root_;
   std::string zookeeper_;
   std::string config_path_;
+  std::map<int, std::map<std::string, int>> ports_;  // node -> flag -> port
   std::map<int, std::unique_ptr<ServerProcess>> nodes_;
 };
 
