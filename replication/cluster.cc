@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <random>
+#include <utility>
 
 #include "server/common/clock.h"
 #include "server/common/logging.h"
@@ -44,8 +45,9 @@ Status Cluster::Load() { return fences_.Load(); }
 // The engine's clock: FailPendingPuts compares with the times it stamps puts with.
 int64_t Cluster::Now() const { return SystemClock::Get()->NowMonoMs(); }
 
-Status Cluster::Start(queue::QueueManager* engine, NodeInfo self) {
+Status Cluster::Start(queue::QueueManager* engine, NodeInfo self, std::function<void()> joined) {
   engine_ = engine;
+  joined_ = std::move(joined);
   self_ = std::move(self);
   self_.id = node_id_;
   ZkOptions zo;
@@ -145,8 +147,18 @@ void Cluster::Register() {
         if (r.ok()) {
           registered_ = true;
           Log().info("registered as node {} ({})", node_id_, self_.host);
+          if (joined_) std::exchange(joined_, nullptr)();
         } else if (r.code == ZkCode::kNodeExists) {
           // Our previous session's node, not yet expired: it goes within the session timeout.
+          // Another live node with this id never goes: say so once a while.
+          static logging::RateLimit limit(std::chrono::seconds(10));
+          if (uint64_t skipped; limit.Allow(&skipped)) {
+            Log().warn(
+                "node id {} is registered by another ZooKeeper session; waiting (a "
+                "previous run of this node expires within {} ms, a second node with "
+                "the same --node-id never does)",
+                node_id_, options_.session_timeout_ms);
+          }
           After(500, [this] { Register(); });
         } else {
           Log().warn("registering node {}: {}", node_id_, r.message);

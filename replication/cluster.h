@@ -46,7 +46,8 @@ class Cluster final : public queue::Replicator, public ReplicaService {
   // Reads the fences (blocking). Before the engine opens.
   Status Load();
   // Connects to ZooKeeper and registers this node; `engine` serves the local replicas.
-  Status Start(queue::QueueManager* engine, NodeInfo self);
+  // `joined` runs once, on the loop, when the registration first succeeds.
+  Status Start(queue::QueueManager* engine, NodeInfo self, std::function<void()> joined);
   void Shutdown();
 
   // queue::Replicator
@@ -189,6 +190,7 @@ class Cluster final : public queue::Replicator, public ReplicaService {
   std::unique_ptr<ZkSession> zk_;
   NodeInfo self_;
   bool registered_ = false;
+  std::function<void()> joined_;
   std::map<int, NodeInfo> nodes_;  // live nodes, from /nodes
   std::map<int, std::unique_ptr<PeerLink>> links_;
   std::map<std::string, std::unique_ptr<QueueState>, std::less<>> queues_;

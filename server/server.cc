@@ -7,12 +7,12 @@
 
 #include <cstdio>
 
+#include "replication/replica_session.h"
 #include "server/common/check.h"
 #include "server/common/logging.h"
 #include "server/net/memcache_session.h"
 #include "server/net/text_session.h"
 #include "server/net/thrift_session.h"
-#include "replication/replica_session.h"
 
 namespace saker {
 namespace {
@@ -120,13 +120,21 @@ Status Server::Start() {
   }
   ready_line_ = "sakerd ready";
   for (const auto& l : listeners_) ready_line_ += " " + l->name() + "=" + l->bound();
-  if (cluster_ != nullptr) ready_line_ += " node=" + std::to_string(config_.engine.node_id);
+  if (cluster_ != nullptr) {
+    ready_line_ += " node=" + std::to_string(config_.engine.node_id);
+    Log().info("listening; ready once registered in ZooKeeper at {}", config_.cluster.zookeeper);
+  } else {
+    AnnounceReady();
+  }
+  return Status::OK();
+}
+
+void Server::AnnounceReady() {
   ready_ = true;
   std::fprintf(stdout, "%s\n", ready_line_.c_str());
   std::fflush(stdout);
   Log().info("{} (data dir {}, sync {})", ready_line_, config_.engine.data_dir,
              config_.engine.defaults.sync.ToString());
-  return Status::OK();
 }
 
 Status Server::StartListener(const std::string& name, int port, const net::ConnectionLimits& limits,
@@ -153,14 +161,12 @@ Status Server::StartCluster() {
   net::ConnectionLimits limits = config_.limits;
   limits.max_request_bytes = replication::kMaxFrameBytes + 4;
   limits.request_timeout_ms = 0;
-  SAKER_RETURN_IF_ERROR(StartListener("replication", config_.cluster.replication_port, limits,
-                                      [this] {
-                                        return std::make_unique<replication::ReplicaSession>(
-                                            cluster_);
-                                      }));
+  SAKER_RETURN_IF_ERROR(
+      StartListener("replication", config_.cluster.replication_port, limits,
+                    [this] { return std::make_unique<replication::ReplicaSession>(cluster_); }));
   const replication::ClusterOptions& c = config_.cluster;
   replication::NodeInfo self;
-  self.host = !c.advertise.empty()     ? c.advertise
+  self.host = !c.advertise.empty()          ? c.advertise
               : config_.listen == "0.0.0.0" ? "127.0.0.1"
                                             : config_.listen;
   for (const auto& l : listeners_) {
@@ -172,7 +178,7 @@ Status Server::StartCluster() {
     if (l->name() == "replication") self.replication = port;
   }
   if (c.advertise_replication_port > 0) self.replication = c.advertise_replication_port;
-  return cluster_->Start(engine_.get(), self);
+  return cluster_->Start(engine_.get(), self, [this] { AnnounceReady(); });
 }
 
 void Server::Run() { loop_.Run(); }

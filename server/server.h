@@ -50,10 +50,12 @@ class Server final : public net::Context {
   void Shutdown() override;
   Status Reload() override;
 
-  // The line printed once every listener is bound.
+  // The line printed once every listener is bound (and, in a cluster, the node is registered
+  // in ZooKeeper: until then /readyz answers 503).
   const std::string& ready_line() const { return ready_line_; }
 
  private:
+  void AnnounceReady();
   // The replication listener and this node's registration in ZooKeeper.
   Status StartCluster();
   Status StartListener(const std::string& name, int port, const net::ConnectionLimits& limits,
