@@ -306,7 +306,9 @@ void Cluster::OnMeta(QueueState* q, const QueueMeta& meta, int32_t version) {
       AnswerWaiters(q, st);
       return;
     }
-    q->queue_id = 0;
+    // The local copy's id (new if EnsureQueue just made it). Every meta change (each takeover
+    // sets it) comes here: a leader's commits go to this id.
+    q->queue_id = engine_->GetReplicaInfo(q->name).id;
   }
   if (!q->watching_leader) WatchLeader(q);
 }
@@ -325,11 +327,26 @@ void Cluster::WatchLeader(QueueState* q) {
           if (q->role == Role::kLeader || q->role == Role::kCandidate) {
             StepDown(q, "its leader node vanished from ZooKeeper");
           }
-          // Watch for the next leader whether or not this node stands.
+          // Watch for the next leader whether or not this node stands. If one was created
+          // between the read and this watch, the watch never fires for it: read it now (that
+          // read watches it) and disarm this watch, so watches do not pile up.
+          auto armed = std::make_shared<bool>(true);
           zk_->Exists(
-              LeaderPath(q), [](const ZkResult&, bool, int32_t) {},
-              [this, alive = alive_, name](ZkEvent ev, const std::string&) {
-                if (!*alive || ev == ZkEvent::kSessionLost) return;
+              LeaderPath(q),
+              [this, alive = alive_, name, armed](const ZkResult& r, bool exists, int32_t) {
+                if (!*alive) return;
+                QueueState* q = Find(name);
+                if (q == nullptr) return;
+                if (!r.ok()) {
+                  *armed = false;
+                  q->watching_leader = false;  // the next client request watches again
+                } else if (exists) {
+                  *armed = false;
+                  WatchLeader(q);
+                }
+              },
+              [this, alive = alive_, name, armed](ZkEvent ev, const std::string&) {
+                if (!*alive || !*armed || ev == ZkEvent::kSessionLost) return;
                 if (QueueState* q = Find(name); q != nullptr) WatchLeader(q);
               });
           TryElect(q);
