@@ -55,7 +55,11 @@ Engine::~Engine() {
 void Engine::Start() {
   meta_thread_->Start();
   loop_->AddBeforeSleep([this, alive = alive_] {
-    if (*alive) FlushPuts();
+    if (!*alive) return;
+    // Completions made outside any engine call (a replicator's Commit on a follower's ack)
+    // have no caller to drain them: their replies go out before the loop sleeps.
+    Drain();
+    FlushPuts();
   });
   timer_ = new uv_timer_t;
   uv_timer_init(loop_->uv(), timer_);

@@ -6,7 +6,8 @@
 // batches to followers.
 //
 // Loop thread only: every call is made on the engine's loop thread, and CommitSink may be called
-// from inside them or later on the same thread.
+// from inside them or later on the same thread (the puts it completes then are answered before
+// the loop next waits for I/O).
 #pragma once
 
 #include <cstdint>
