@@ -224,14 +224,15 @@ class QueueManager {
 
   // Whether this node serves client operations on the queue `name` names ("queue" or
   // "queue+sub") now. Every call here that names a queue is admitted this way and answers its
-  // refusal, but for RepairQueue, ResumeQueue and SetQueueConfig, which act on this node's own
-  // copy, and the replication calls (AppendBatch and after). Put and Get, which answer through a
-  // callback, wait while the Replicator does not know the queue's leader yet; the others answer
-  // at once. Calls by lease id name no queue: a protocol whose request names one (the native
-  // ack, nack, extend_leases) asks here before calling them. OK; InvalidArgument (a bad name);
-  // NotLeader (the message names the leader: "queue Q is led by node N: thrift=H:P ...");
-  // Unavailable (no leader; or not known yet: "queue Q: no leader known yet, retry", and it is
-  // being looked up, so a retry finds out). A single node serves every queue.
+  // refusal, but for OwnerLeaseCount (a count of this node's leases), SetQueueConfig,
+  // RepairQueue and ResumeQueue (this node's own copy) and the replication calls (AppendBatch
+  // and after). Put and Get, which answer through a callback, wait while the Replicator does
+  // not know the queue's leader yet; the others answer at once. Calls by lease id name no
+  // queue: a protocol whose request names one (the native ack, nack, extend_leases) asks here
+  // before calling them. OK; InvalidArgument (a bad name); NotLeader (the message names the
+  // leader: "queue Q is led by node N: thrift=H:P ..."); Unavailable (no leader; or not known
+  // yet: "queue Q: no leader known yet, retry", and it is being looked up, so a retry finds
+  // out). A single node serves every queue.
   Status Admit(std::string_view name);
   // True when Admit never refuses a valid name (a single node).
   bool ServesEveryQueue() const;
