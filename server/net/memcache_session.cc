@@ -1,7 +1,9 @@
 // MemcacheSession: Kestrel's memcache commands mapped onto the queue engine. Immediate replies
 // are encoded straight into the connection's output; replies that wait (a set until its item is
 // durable, a get until an item or the timeout, a /close, /abort, confirm or flush until the
-// cursor change is durable: DurableReply) fill a slot reserved at request time.
+// cursor change is durable: DurableReply) fill a slot reserved at request time. A request for a
+// queue this node does not serve (another node leads it, or none yet) answers SERVER_ERROR with
+// the engine's message and closes, as a refused set does (docs/PROTOCOL.md, Clusters).
 #include "server/net/memcache_session.h"
 
 #include "server/common/logging.h"
@@ -32,6 +34,17 @@ void Immediate(Connection* conn, Fn&& encode) {
 void ServerError(Connection* conn, std::string_view why) {
   Immediate(conn, [&](std::string* out) { memcache::AppendServerError(out, why); });
   conn->CloseAfterWrite();
+}
+
+// Refusals a client answers by going elsewhere or later: the server status (READONLY,
+// QUIESCENT) and the cluster (NotLeader names the leader; Unavailable while there is none).
+bool Refused(const Status& s) { return s.IsUnavailable() || s.code() == StatusCode::kNotLeader; }
+
+// SERVER_ERROR <why> into `reply`'s slot, then close.
+void RefuseDurable(const DurableReply& reply, const Status& s) {
+  std::string out;
+  memcache::AppendServerError(&out, s.message());
+  reply.SendNow(std::move(out), true);
 }
 
 // A failed cursor change (the queue went fail-stop): SERVER_ERROR, and DurableReply closes.
@@ -138,11 +151,7 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       // DELETED goes out once meta.db holds the deletion.
       DurableReply reply(conn, DurableError);
       Status s = engine->DeleteQueue(req.queue, reply.Durable());
-      if (s.IsUnavailable()) {  // READONLY, QUIESCENT
-        std::string out;
-        memcache::AppendServerError(&out, s.message());
-        return reply.SendNow(std::move(out), true);
-      }
+      if (Refused(s)) return RefuseDurable(reply, s);
       std::string out = Encoded(memcache::AppendDeleted);
       if (!s.ok()) return reply.SendNow(std::move(out));
       counters->queue_deletes++;
@@ -154,11 +163,7 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       DurableReply reply(conn, DurableError);
       Status s =
           all ? engine->FlushAll(reply.Durable()) : engine->Flush(req.queue, reply.Durable());
-      if (s.IsUnavailable()) {
-        std::string out;
-        memcache::AppendServerError(&out, s.message());
-        return reply.SendNow(std::move(out), true);
-      }
+      if (Refused(s)) return RefuseDurable(reply, s);
       std::string out = Encoded(all ? memcache::AppendFlushedAll : memcache::AppendEnd);
       // A bad name flushes nothing and still answers as Kestrel does.
       return s.ok() ? reply.Set(std::move(out)) : reply.SendNow(std::move(out));
@@ -167,7 +172,7 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
     case Command::kFlushAllExpired: {
       auto n = req.command == Command::kFlushExpired ? engine->FlushExpired(req.queue)
                                                      : engine->FlushAllExpired();
-      if (!n.ok() && n.status().IsUnavailable()) return ServerError(conn, n.status().message());
+      if (!n.ok() && Refused(n.status())) return ServerError(conn, n.status().message());
       uint64_t count = n.ok() ? *n : 0;
       return Immediate(conn, [&](std::string* out) { memcache::AppendCount(out, count); });
     }
@@ -193,9 +198,10 @@ void MemcacheSession::Serve(Connection* conn, const memcache::Request& req) {
       if (req.count < 0)
         return Immediate(conn, [](std::string* out) { memcache::AppendError(out); });
       DurableReply reply(conn, DurableError);
-      bool ok = engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count),
-                                     reply.Durable());
-      return reply.Set(Encoded(ok ? memcache::AppendEnd : memcache::AppendError));
+      Result<bool> ok = engine->ConfirmCount(conn->id(), req.queue, static_cast<size_t>(req.count),
+                                             reply.Durable());
+      if (!ok.ok()) return RefuseDurable(reply, ok.status());
+      return reply.Set(Encoded(*ok ? memcache::AppendEnd : memcache::AppendError));
     }
     case Command::kStatus: {
       if (!req.status) {
@@ -248,11 +254,13 @@ void MemcacheSession::Get(Connection* conn, const memcache::Request& req) {
   // an open or plain get, once the get is done.
   DurableReply reply(conn, DurableError);
   if (g.abort) {
-    engine->AbortOldest(owner, req.queue, reply.Durable());
+    Result<bool> aborted = engine->AbortOldest(owner, req.queue, reply.Durable());
+    if (!aborted.ok()) return RefuseDurable(reply, aborted.status());
     return reply.Set(Encoded(memcache::AppendEnd));
   }
   if (g.close) {
-    engine->ConfirmOldest(owner, req.queue, reply.Durable());
+    Result<bool> closed = engine->ConfirmOldest(owner, req.queue, reply.Durable());
+    if (!closed.ok()) return RefuseDurable(reply, closed.status());
   } else {
     reply.Durable()(Status::OK());  // nothing to wait for but the get
   }
@@ -304,6 +312,9 @@ void MemcacheSession::Monitor(Connection* conn, const memcache::Request& req) {
   if (want == 0 || req.seconds <= 0 || !queue::ParseQueueName(req.queue).ok()) {
     return Immediate(conn, [](std::string* out) { memcache::AppendEnd(out); });
   }
+  // Asked here, not left to the get: a monitor answers END for every refused get (a QUIESCENT
+  // server), which would read as "nothing arrived" from a node that does not serve the queue.
+  if (Status s = engine->Admit(req.queue); !s.ok()) return ServerError(conn, s.message());
   queue::GetOptions o;
   o.max_items = static_cast<uint32_t>(want);
   o.timeout_ms = static_cast<int64_t>(req.seconds) * 1000;

@@ -1,6 +1,7 @@
 // TextSession: Kestrel's text commands mapped onto the queue engine. Puts answer once durable,
 // and confirms, flushes and the confirms a get or peek starts with once the cursor change is
-// durable (DurableReply).
+// durable (DurableReply). A request for a queue this node does not serve (another node leads it,
+// or none yet) answers `-<message>` with the engine's refusal (docs/PROTOCOL.md, Clusters).
 #include "server/net/text_session.h"
 
 #include "server/common/logging.h"
@@ -106,8 +107,15 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
       // Kestrel: a get or peek first confirms this connection's open reads on the queue; its
       // reply waits until that is durable.
       DurableReply reply(conn, DurableError);
-      engine->ConfirmCount(owner, req.queue, engine->OwnerLeaseCount(owner, req.queue),
-                           reply.Durable());
+      if (size_t open = engine->OwnerLeaseCount(owner, req.queue); open > 0) {
+        Result<bool> confirmed = engine->ConfirmCount(owner, req.queue, open, reply.Durable());
+        if (!confirmed.ok()) {
+          text::AppendError(&out, confirmed.status().message());
+          return reply.SendNow(std::move(out));
+        }
+      } else {
+        reply.Durable()(Status::OK());  // nothing to confirm; the get is admitted by itself
+      }
       queue::GetOptions o;
       o.max_items = 1;
       o.timeout_ms = req.has_timeout ? std::max<int32_t>(0, req.timeout_ms) : 0;
@@ -145,7 +153,13 @@ void TextSession::Serve(Connection* conn, const text::Request& req) {
         return Send(conn, out);
       }
       DurableReply reply(conn, DurableError);
-      if (engine->ConfirmCount(owner, req.queue, static_cast<size_t>(req.count), reply.Durable())) {
+      Result<bool> confirmed =
+          engine->ConfirmCount(owner, req.queue, static_cast<size_t>(req.count), reply.Durable());
+      if (!confirmed.ok()) {
+        text::AppendError(&out, confirmed.status().message());
+        return reply.SendNow(std::move(out));
+      }
+      if (*confirmed) {
         text::AppendCount(&out, req.count);
       } else {
         text::AppendError(&out, text::kNotThatManyOpen);

@@ -121,7 +121,10 @@ namespace {
 // The service: every method translates arguments, calls the engine, and answers through the
 // continuation. Kestrel's methods have no exceptions: a refused put or get answers 0 / empty (and
 // is logged at debug), as Kestrel clients expect; a refused flush or delete, which has no count
-// to say so, answers a TApplicationException rather than a false success.
+// to say so, answers a TApplicationException rather than a false success, and so do a confirm,
+// abort or peek naming a queue this node does not serve (their counts would read as "nothing
+// there"). Native methods naming a queue are admitted by the engine, or here for the calls by
+// lease id, and throw its refusal.
 class Service final : public api::SakerCobSvIf {
  public:
   explicit Service(ThriftSession::State* state) : state_(state) {}
@@ -182,8 +185,9 @@ class Service final : public api::SakerCobSvIf {
   admin::ServerCounters* counters();
   // The DurableDone of a flush: answers `cob` once the flush is durable.
   queue::DurableDone FlushDone(const std::function<void()>& cob);
-  // Answers a void Kestrel method that the engine refused (READONLY, a bad name) with a
-  // TApplicationException carrying `s`'s message: its IDL declares no exceptions.
+  // Answers a Kestrel method that the engine refused (READONLY, a bad name, a queue another
+  // node leads) with a TApplicationException carrying `s`'s message: its IDL declares no
+  // exceptions. `cob` completes the call; what it writes is not sent.
   void Refuse(std::string_view method, Status s, const std::function<void()>& cob);
 
   ThriftSession::State* state_;
@@ -243,8 +247,9 @@ void Service::get(std::function<void(std::vector<kestrel::Item> const&)> cob,
            });
 }
 
-void Service::confirm(std::function<void(int32_t const&)> cob, const std::string&,
+void Service::confirm(std::function<void(int32_t const&)> cob, const std::string& queue_name,
                       const std::set<int64_t>& ids) {
+  if (Status s = engine()->Admit(queue_name); !s.ok()) return Refuse("confirm", s, [&] { cob(0); });
   std::vector<uint64_t> v(ids.begin(), ids.end());
   CountWhenDurable([&](queue::DurableDone d) { return engine()->Ack(v, std::move(d)); },
                    [state = state_->shared_from_this(), cob = std::move(cob)](int32_t n, Status s) {
@@ -252,8 +257,9 @@ void Service::confirm(std::function<void(int32_t const&)> cob, const std::string
                    });
 }
 
-void Service::abort(std::function<void(int32_t const&)> cob, const std::string&,
+void Service::abort(std::function<void(int32_t const&)> cob, const std::string& queue_name,
                     const std::set<int64_t>& ids) {
+  if (Status s = engine()->Admit(queue_name); !s.ok()) return Refuse("abort", s, [&] { cob(0); });
   std::vector<uint64_t> v(ids.begin(), ids.end());
   CountWhenDurable([&](queue::DurableDone d) { return engine()->Abort(v, -1, std::move(d)); },
                    [state = state_->shared_from_this(), cob = std::move(cob)](int32_t n, Status s) {
@@ -264,6 +270,9 @@ void Service::abort(std::function<void(int32_t const&)> cob, const std::string&,
 void Service::peek(std::function<void(kestrel::QueueInfo const&)> cob,
                    const std::string& queue_name) {
   counters()->cmd_peek++;
+  if (Status s = engine()->Admit(queue_name); !s.ok()) {
+    return Refuse("peek", s, [&] { cob(kestrel::QueueInfo()); });
+  }
   queue::GetOptions o;
   o.peek = true;
   auto state = state_->shared_from_this();
@@ -422,9 +431,9 @@ void Service::get_items(std::function<void(std::vector<api::LeasedItem> const&)>
 
 void Service::ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const std::string& queue,
                   const std::vector<int64_t>& lease_ids) {
-  if (Status s = CheckLeaseCall("ack", queue, lease_ids.size()); !s.ok()) {
-    return Throw(exn_cob, s);
-  }
+  Status s = CheckLeaseCall("ack", queue, lease_ids.size());
+  if (s.ok()) s = engine()->Admit(queue);
+  if (!s.ok()) return Throw(exn_cob, s);
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
   CountWhenDurable(
       [&](queue::DurableDone d) { return engine()->Ack(v, std::move(d)); },
@@ -434,9 +443,9 @@ void Service::ack(std::function<void(int32_t const&)> cob, ExnCob exn_cob, const
 void Service::nack(std::function<void(int32_t const&)> cob, ExnCob exn_cob,
                    const std::string& queue, const std::vector<int64_t>& lease_ids,
                    const int32_t delay_ms) {
-  if (Status s = CheckLeaseCall("nack", queue, lease_ids.size()); !s.ok()) {
-    return Throw(exn_cob, s);
-  }
+  Status s = CheckLeaseCall("nack", queue, lease_ids.size());
+  if (s.ok()) s = engine()->Admit(queue);
+  if (!s.ok()) return Throw(exn_cob, s);
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
   CountWhenDurable(
       [&](queue::DurableDone d) { return engine()->Abort(v, delay_ms, std::move(d)); },
@@ -448,6 +457,7 @@ void Service::extend_leases(std::function<void(int32_t const&)> cob, ExnCob exn_
                             const int32_t lease_ms) {
   Status s = CheckLeaseCall("extend_leases", queue, lease_ids.size());
   if (s.ok()) s = CheckRange("extend_leases", "lease_ms", lease_ms, 1, INT32_MAX);
+  if (s.ok()) s = engine()->Admit(queue);
   if (!s.ok()) return Throw(exn_cob, s);
   std::vector<uint64_t> v(lease_ids.begin(), lease_ids.end());
   cob(static_cast<int32_t>(engine()->Extend(v, lease_ms)));

@@ -117,7 +117,8 @@ size_t Engine::Extend(std::span<const uint64_t> ids, int64_t lease_ms) {
   return n;
 }
 
-bool Engine::OwnerOldest(uint64_t owner, std::string_view name, bool confirm) {
+Result<bool> Engine::OwnerOldest(uint64_t owner, std::string_view name, bool confirm) {
+  SAKER_RETURN_IF_ERROR(Admit(name));
   const std::set<uint64_t>* set = leases_.OwnerSet(owner, name);
   if (set == nullptr || set->empty()) return false;
   const uint64_t id = *set->begin();
@@ -130,7 +131,8 @@ bool Engine::OwnerOldest(uint64_t owner, std::string_view name, bool confirm) {
   return true;
 }
 
-bool Engine::ConfirmCount(uint64_t owner, std::string_view name, size_t count) {
+Result<bool> Engine::ConfirmCount(uint64_t owner, std::string_view name, size_t count) {
+  SAKER_RETURN_IF_ERROR(Admit(name));
   const std::set<uint64_t>* set = leases_.OwnerSet(owner, name);
   const size_t have = set == nullptr ? 0 : set->size();
   if (have < count) return false;

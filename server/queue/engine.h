@@ -3,7 +3,8 @@
 // cold reads (delivery.cc), leases and acks (acks.cc), subscriptions, flush and delete
 // (subscriptions.cc), dead-letter and expire_to moves (dead_letter.cc), the cursor log and
 // meta.db checkpoints (cursor_commit.cc), retention (retention.cc), deadlines (deadlines.cc's
-// Tick), stats (queue_stats.cc) and restart (recovery.cc).
+// Tick), stats (queue_stats.cc), restart (recovery.cc) and which queues this node serves
+// (admission.cc).
 //
 // Data path: Put assigns offsets at once and adds the records to the queue's BatchBuilder; a
 // before-sleep hook turns each dirty queue's records into one Batch and hands it to the
@@ -73,6 +74,16 @@ class Engine final : public CommitSink {
   Status Recover(storage::MetaSnapshot snap, const std::string& rebuilt = "");
   void Start();
 
+  // admission.cc
+  // Whether this node serves client operations on the queue `name` names ("queue" or
+  // "queue+sub") now: OK, InvalidArgument (a bad name), or the Replicator's refusal (NotLeader
+  // naming the leader, Unavailable). For the calls that answer at once: where the Replicator
+  // does not know yet (Busy), it is asked to find out (WhenAdmitted) and the call is answered
+  // Unavailable "queue Q: no leader known yet, retry".
+  Status Admit(std::string_view name);
+  // True when Admit never refuses a valid name (the single node's LocalReplicator).
+  bool ServesEveryQueue() const;
+
   // put_path.cc
   void Put(std::string_view name, std::vector<PutItem> items, PutDone done);
   void AppendBatch(std::string_view name, storage::BatchPtr batch,
@@ -102,8 +113,9 @@ class Engine final : public CommitSink {
   size_t Ack(std::span<const uint64_t> ids);
   size_t Abort(std::span<const uint64_t> ids, int64_t delay_ms);
   size_t Extend(std::span<const uint64_t> ids, int64_t lease_ms);
-  bool OwnerOldest(uint64_t owner, std::string_view name, bool confirm);
-  bool ConfirmCount(uint64_t owner, std::string_view name, size_t count);
+  // Both admit `name` first (the error, and nothing changed, if refused).
+  Result<bool> OwnerOldest(uint64_t owner, std::string_view name, bool confirm);
+  Result<bool> ConfirmCount(uint64_t owner, std::string_view name, size_t count);
   size_t OwnerLeaseCount(uint64_t owner, std::string_view name) const {
     return leases_.OwnerCount(owner, name);
   }

@@ -119,6 +119,8 @@ bool QueueManager::CancelGet(GetHandle handle) {
   engine_->Drain();
   return r;
 }
+Status QueueManager::Admit(std::string_view name) { return engine_->Admit(name); }
+bool QueueManager::ServesEveryQueue() const { return engine_->ServesEveryQueue(); }
 size_t QueueManager::Ack(std::span<const uint64_t> lease_ids, DurableDone durable) {
   engine_->BeginChange();
   size_t n = engine_->Ack(lease_ids);
@@ -137,25 +139,26 @@ size_t QueueManager::Abort(std::span<const uint64_t> lease_ids, int64_t delay_ms
 size_t QueueManager::Extend(std::span<const uint64_t> lease_ids, int64_t lease_ms) {
   return engine_->Extend(lease_ids, lease_ms);
 }
-bool QueueManager::ConfirmOldest(uint64_t owner, std::string_view name, DurableDone durable) {
+Result<bool> QueueManager::ConfirmOldest(uint64_t owner, std::string_view name,
+                                         DurableDone durable) {
   engine_->BeginChange();
-  bool r = engine_->OwnerOldest(owner, name, true);
-  engine_->WhenDurable(std::move(durable));
+  Result<bool> r = engine_->OwnerOldest(owner, name, true);
+  if (r.ok()) engine_->WhenDurable(std::move(durable));
   engine_->Drain();
   return r;
 }
-bool QueueManager::AbortOldest(uint64_t owner, std::string_view name, DurableDone durable) {
+Result<bool> QueueManager::AbortOldest(uint64_t owner, std::string_view name, DurableDone durable) {
   engine_->BeginChange();
-  bool r = engine_->OwnerOldest(owner, name, false);
-  engine_->WhenDurable(std::move(durable));
+  Result<bool> r = engine_->OwnerOldest(owner, name, false);
+  if (r.ok()) engine_->WhenDurable(std::move(durable));
   engine_->Drain();
   return r;
 }
-bool QueueManager::ConfirmCount(uint64_t owner, std::string_view name, size_t count,
-                                DurableDone durable) {
+Result<bool> QueueManager::ConfirmCount(uint64_t owner, std::string_view name, size_t count,
+                                        DurableDone durable) {
   engine_->BeginChange();
-  bool r = engine_->ConfirmCount(owner, name, count);
-  engine_->WhenDurable(std::move(durable));
+  Result<bool> r = engine_->ConfirmCount(owner, name, count);
+  if (r.ok()) engine_->WhenDurable(std::move(durable));
   engine_->Drain();
   return r;
 }

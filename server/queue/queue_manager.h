@@ -204,7 +204,8 @@ class QueueManager {
 
   // Appends `items` to `queue` (a subscription suffix is ignored: puts go to the queue).
   // `done` runs once every accepted item is durable at the queue's sync level, or with the
-  // error that refused the whole put: InvalidArgument (name), Unavailable (status, closed),
+  // error that refused the whole put: InvalidArgument (name), NotLeader or Unavailable (Admit:
+  // asked once the Replicator knows), Unavailable (status, closed),
   // IOError (the queue is stopped: a write error or a full disk), Corruption (the queue is
   // damaged; docs/OPERATIONS.md). Items put to one queue during one loop iteration are
   // written as one batch. When nothing needs writing (all refused or deduplicated and durable)
@@ -213,13 +214,28 @@ class QueueManager {
 
   // Takes up to max_items from `name`'s subscription. `done` runs once (possibly inline, before
   // Get returns 0), with the items (maybe none after a timeout), or an error: InvalidArgument,
-  // Unavailable (status), NotFound (queue deleted while waiting), Corruption / IOError (the
-  // queue is stopped, but for a full disk, which keeps serving reads; docs/OPERATIONS.md).
-  // Returns a handle while parked.
+  // NotLeader or Unavailable (Admit, as for Put), Unavailable (status), NotFound (queue deleted
+  // while waiting), Corruption / IOError (the queue is stopped, but for a full disk, which keeps
+  // serving reads; docs/OPERATIONS.md). Returns a handle while parked.
   GetHandle Get(std::string_view name, const GetOptions& options, GetDone done);
   // Drops a parked get at once (its client went away); O(1). Items it already held are
   // released for redelivery. `done` never runs. False if unknown or already completed.
   bool CancelGet(GetHandle handle);
+
+  // Whether this node serves client operations on the queue `name` names ("queue" or
+  // "queue+sub") now. Every call here that names a queue is admitted this way and answers its
+  // refusal, but for OwnerLeaseCount (a count of this node's leases), SetQueueConfig,
+  // RepairQueue and ResumeQueue (this node's own copy) and the replication calls (AppendBatch
+  // and after). Put and Get, which answer through a callback, wait while the Replicator does
+  // not know the queue's leader yet; the others answer at once. Calls by lease id name no
+  // queue: a protocol whose request names one (the native ack, nack, extend_leases) asks here
+  // before calling them. OK; InvalidArgument (a bad name); NotLeader (the message names the
+  // leader: "queue Q is led by node N: thrift=H:P ..."); Unavailable (no leader; or not known
+  // yet: "queue Q: no leader known yet, retry", and it is being looked up, so a retry finds
+  // out). A single node serves every queue.
+  Status Admit(std::string_view name);
+  // True when Admit never refuses a valid name (a single node).
+  bool ServesEveryQueue() const;
 
   // Lease ids are unique across restarts and nodes (they carry EngineConfig::node_id) and can
   // be used from any caller. Unknown ids are ignored; each returns how many leases it ended /
@@ -238,13 +254,14 @@ class QueueManager {
   size_t Extend(std::span<const uint64_t> lease_ids, int64_t lease_ms);
 
   // Owner helpers (memcache /close, /abort, confirm, connection close). The oldest lease is the
-  // one handed out first. Confirm/AbortOldest return false if `owner` has no lease on `name`.
-  // `durable` as for Ack.
-  bool ConfirmOldest(uint64_t owner, std::string_view name, DurableDone durable = nullptr);
-  bool AbortOldest(uint64_t owner, std::string_view name, DurableDone durable = nullptr);
+  // one handed out first. Confirm/AbortOldest answer false if `owner` has no lease on `name`.
+  // `durable` as for Ack (it does not run when the call returns an error). Admitted as Admit
+  // says: its refusal is returned and nothing changes.
+  Result<bool> ConfirmOldest(uint64_t owner, std::string_view name, DurableDone durable = nullptr);
+  Result<bool> AbortOldest(uint64_t owner, std::string_view name, DurableDone durable = nullptr);
   // Kestrel `confirm <q> <count>`: acks the `count` oldest leases, or none (false) if fewer.
-  bool ConfirmCount(uint64_t owner, std::string_view name, size_t count,
-                    DurableDone durable = nullptr);
+  Result<bool> ConfirmCount(uint64_t owner, std::string_view name, size_t count,
+                            DurableDone durable = nullptr);
   size_t OwnerLeaseCount(uint64_t owner, std::string_view name) const;
   // Aborts every lease of `owner` (no redelivery delay); returns how many.
   size_t ReleaseOwner(uint64_t owner);
@@ -258,7 +275,8 @@ class QueueManager {
   Result<std::vector<SubscriptionStats>> ListSubscriptions(std::string_view queue);
 
   // Acks everything currently in `name`'s subscription (leases included). `durable` as for Ack
-  // (it does not run when the call returns an error).
+  // (it does not run when the call returns an error). FlushAll (and FlushAllExpired) act on
+  // every queue this node serves (Admit), and leave those another node leads alone.
   Status Flush(std::string_view name, DurableDone durable = nullptr);
   Status FlushAll(DurableDone durable = nullptr);
   // Acks (or moves to expire_to) every expired item of the subscription now; returns the count.

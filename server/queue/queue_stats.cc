@@ -104,6 +104,7 @@ QueueStats Engine::StatsOf(const Queue* q) const {
 }
 
 Result<QueueStats> Engine::GetQueueStats(std::string_view name) {
+  SAKER_RETURN_IF_ERROR(Admit(name));
   auto parsed = ParseQueueName(name);
   if (!parsed.ok()) return parsed.status();
   auto q = GetOrCreateQueue(parsed->queue);

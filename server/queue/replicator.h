@@ -39,9 +39,10 @@ class Replicator {
   virtual ~Replicator() = default;
   // Called once before any other call.
   virtual void Attach(CommitSink* sink) = 0;
-  // Whether this node may serve a client's put, get or cursor change on queue `queue` (a bare
-  // name) now: OK (go on), Busy (not known yet: call WhenAdmitted), or the error to answer:
-  // NotLeader (its message names the leader, "host:port"), Unavailable (no leader yet).
+  // Whether this node may serve a client's operation on queue `queue` (a bare name) now (a
+  // put, a get, a cursor change, its stats): OK (go on), Busy (not known yet: call
+  // WhenAdmitted), or the error to answer: NotLeader (its message names the leader,
+  // "host:port"), Unavailable (no leader yet).
   virtual Status Admit(std::string_view queue) = 0;
   // After Admit said Busy: `ready` runs later on the loop with OK (run the operation again) or
   // the error to answer (as Admit's, or Timeout).

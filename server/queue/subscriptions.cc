@@ -1,6 +1,7 @@
 // Engine: names, queues and subscriptions — creation on first reference, create / seek / delete
 // of subscriptions, flush, flush_expired, queue deletion, config and status, and what each
-// queue's QUEUE file says of it.
+// queue's QUEUE file says of it. Every call naming a queue is admitted first (admission.cc); the
+// calls over every queue (flush_all, flush_all_expired) act on the queues this node serves.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -202,6 +203,7 @@ Result<uint64_t> Engine::StartOffset(Queue* q, StartPosition start) const {
 Status Engine::CreateSubscription(std::string_view queue, std::string_view sub,
                                   StartPosition start) {
   SAKER_RETURN_IF_ERROR(CheckOpen());
+  SAKER_RETURN_IF_ERROR(Admit(queue));
   if (!IsValidName(sub)) return Status::InvalidArgument("bad subscription name");
   auto q = GetOrCreateQueue(queue);
   if (!q.ok()) return q.status();
@@ -216,6 +218,7 @@ Status Engine::CreateSubscription(std::string_view queue, std::string_view sub,
 
 Status Engine::Seek(std::string_view name, StartPosition start) {
   SAKER_RETURN_IF_ERROR(CheckOpen());
+  SAKER_RETURN_IF_ERROR(Admit(name));
   auto sub = Resolve(name);
   if (!sub.ok()) return sub.status();
   Subscription* s = *sub;
@@ -237,6 +240,8 @@ void Engine::FinishAll(Subscription* s, const Status& st) {
 
 Status Engine::DeleteSubscription(std::string_view queue, std::string_view sub) {
   SAKER_RETURN_IF_ERROR(CheckOpen());
+  SAKER_RETURN_IF_ERROR(Admit(queue));
+  SAKER_RETURN_IF_ERROR(replicator_->CanDelete(queue));
   if (sub.empty()) return Status::InvalidArgument("the default subscription cannot be deleted");
   Queue* q = FindQueue(queue);
   if (q == nullptr) return Status::NotFound("no queue " + std::string(queue));
@@ -270,6 +275,7 @@ Status Engine::FlushSub(Subscription* s) {
 
 Status Engine::Flush(std::string_view name) {
   SAKER_RETURN_IF_ERROR(CheckWrites());
+  SAKER_RETURN_IF_ERROR(Admit(name));
   auto sub = Resolve(name);
   if (!sub.ok()) return sub.status();
   return FlushSub(*sub);
@@ -278,6 +284,7 @@ Status Engine::Flush(std::string_view name) {
 Status Engine::FlushAll() {
   SAKER_RETURN_IF_ERROR(CheckWrites());
   for (auto& [name, q] : queues_) {
+    if (!replicator_->Admit(name).ok()) continue;  // another node's cursors
     for (auto& [sname, s] : q->subs) SAKER_RETURN_IF_ERROR(FlushSub(s.get()));
   }
   return Status::OK();
@@ -308,6 +315,7 @@ uint64_t Engine::FlushExpiredSub(Subscription* s) {
 
 Result<uint64_t> Engine::FlushExpired(std::string_view name) {
   SAKER_RETURN_IF_ERROR(CheckWrites());
+  SAKER_RETURN_IF_ERROR(Admit(name));
   auto sub = Resolve(name);
   if (!sub.ok()) return sub.status();
   return FlushExpiredSub(*sub);
@@ -317,6 +325,7 @@ Result<uint64_t> Engine::FlushAllExpired() {
   SAKER_RETURN_IF_ERROR(CheckWrites());
   uint64_t n = 0;
   for (auto& [name, q] : queues_) {
+    if (!replicator_->Admit(name).ok()) continue;
     for (auto& [sname, s] : q->subs) n += FlushExpiredSub(s.get());
   }
   return n;
@@ -421,6 +430,7 @@ Status Engine::DeleteQueue(std::string_view name, DurableDone durable) {
   SAKER_RETURN_IF_ERROR(CheckWrites());
   auto parsed = ParseQueueName(name);
   if (!parsed.ok()) return parsed.status();
+  SAKER_RETURN_IF_ERROR(Admit(name));
   SAKER_RETURN_IF_ERROR(replicator_->CanDelete(parsed->queue));
   if (!parsed->subscription.empty()) {
     BeginChange();

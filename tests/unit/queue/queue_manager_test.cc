@@ -427,11 +427,11 @@ TEST_F(QueueManagerTest, OwnerHelpersFollowKestrelOpenCloseAbort) {
   h_.Lease("q", 1, 0, conn);
   h_.Lease("q", 1, 0, conn);
   EXPECT_EQ(h_->OwnerLeaseCount(conn, "q"), 2u);
-  EXPECT_TRUE(h_->ConfirmOldest(conn, "q"));  // confirms "a"
-  EXPECT_TRUE(h_->AbortOldest(conn, "q"));    // "b" goes back
-  EXPECT_FALSE(h_->AbortOldest(conn, "q"));
+  EXPECT_TRUE(h_->ConfirmOldest(conn, "q").value());  // confirms "a"
+  EXPECT_TRUE(h_->AbortOldest(conn, "q").value());    // "b" goes back
+  EXPECT_FALSE(h_->AbortOldest(conn, "q").value());
   h_.Lease("q", 2, 0, conn);  // b, c
-  EXPECT_FALSE(h_->ConfirmCount(conn, "q", 3));
+  EXPECT_FALSE(h_->ConfirmCount(conn, "q", 3).value());
   EXPECT_EQ(h_->ReleaseOwner(conn), 2u);  // connection closed
   EXPECT_EQ(h_->OwnerLeaseCount(conn, "q"), 0u);
   EXPECT_EQ(h_.Take("q"), (Strings{"b", "c"}));
@@ -440,7 +440,7 @@ TEST_F(QueueManagerTest, OwnerHelpersFollowKestrelOpenCloseAbort) {
 TEST_F(QueueManagerTest, ConfirmCountAcksOldestFirst) {
   h_.PutOk("q", {"a", "b", "c"});
   h_.Lease("q", 3, 0, 1);
-  EXPECT_TRUE(h_->ConfirmCount(1, "q", 2));
+  EXPECT_TRUE(h_->ConfirmCount(1, "q", 2).value());
   EXPECT_EQ(h_->ReleaseOwner(1), 1u);
   EXPECT_EQ(h_.Take("q"), (Strings{"c"}));
 }

@@ -1,10 +1,13 @@
 // A QueueManager over a real StorageThread and data dir, driven by EventLoop::RunOnce with a
-// FakeClock for every deadline; helpers turn the async API into plain calls for tests.
+// FakeClock for every deadline; helpers turn the async API into plain calls for tests. Admissions
+// plays a cluster's admission for it: which queues this node leads.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +21,64 @@
 #include "tests/testutil/testutil.h"
 
 namespace saker::queue::test {
+
+// What a test cluster answers Replicator::Admit: each queue is led here (OK, the default),
+// refused (NotLeader naming node 2, or Unavailable), or not known yet (Busy, until Answer).
+// Shared by the test and the AdmissionReplicator the engine owns. Loop thread only.
+struct Admissions {
+  std::map<std::string, Status, std::less<>> answers;  // queues not listed are led here
+  std::map<std::string, std::vector<std::function<void(Status)>>, std::less<>> waiting;
+  int lookups = 0;  // WhenAdmitted calls
+
+  static std::string LeaderMessage(std::string_view queue) {
+    return "queue " + std::string(queue) +
+           " is led by node 2: thrift=127.0.0.1:2229 memcache=127.0.0.1:22133 "
+           "text=127.0.0.1:2222";
+  }
+  void LedElsewhere(const std::string& queue) {
+    answers[queue] = Status::NotLeader(LeaderMessage(queue));
+  }
+  void Unknown(const std::string& queue) { answers[queue] = Status::Busy(""); }
+  // From now on `queue` is answered `st` (OK: led here), and so are its waiting operations.
+  void Answer(const std::string& queue, const Status& st) {
+    if (st.ok()) {
+      answers.erase(queue);
+    } else {
+      answers[queue] = st;
+    }
+    auto it = waiting.find(queue);
+    if (it == waiting.end()) return;
+    std::vector<std::function<void(Status)>> ready = std::move(it->second);
+    waiting.erase(it);
+    for (auto& fn : ready) fn(st);
+  }
+};
+
+// The engine's Replicator in admission tests: commits what is durable here (as the single node)
+// and admits as `admissions` says.
+class AdmissionReplicator final : public Replicator {
+ public:
+  explicit AdmissionReplicator(std::shared_ptr<Admissions> admissions)
+      : admissions_(std::move(admissions)) {}
+  void Attach(CommitSink* sink) override { sink_ = sink; }
+  Status Admit(std::string_view queue) override {
+    auto it = admissions_->answers.find(queue);
+    return it == admissions_->answers.end() ? Status::OK() : it->second;
+  }
+  void WhenAdmitted(std::string_view queue, std::function<void(Status)> ready) override {
+    admissions_->lookups++;
+    admissions_->waiting[std::string(queue)].push_back(std::move(ready));
+  }
+  Status CanDelete(std::string_view) override { return Status::OK(); }
+  void OnAppend(const QueueRef&, const storage::BatchPtr&) override {}
+  void OnDurable(const QueueRef& queue, uint64_t durable_end) override {
+    sink_->Commit(queue.id, durable_end);
+  }
+
+ private:
+  std::shared_ptr<Admissions> admissions_;
+  CommitSink* sink_ = nullptr;
+};
 
 class EngineHarness {
  public:
@@ -36,12 +97,17 @@ class EngineHarness {
   QueueManager* engine() { return engine_.get(); }
   QueueManager* operator->() { return engine_.get(); }
   EventLoop& loop() { return *loop_; }
+  // Every Start() from now on opens the engine with an AdmissionReplicator over `admissions`.
+  void AdmitBy(std::shared_ptr<Admissions> admissions) { admissions_ = std::move(admissions); }
 
   void Start() {
     loop_ = std::make_unique<EventLoop>();
     storage_ = std::make_unique<storage::StorageThread>(loop_.get());
     storage_->Start();
-    auto r = QueueManager::Open(config_, loop_.get(), storage_.get(), &clock_);
+    std::unique_ptr<Replicator> replicator;
+    if (admissions_) replicator = std::make_unique<AdmissionReplicator>(admissions_);
+    auto r =
+        QueueManager::Open(config_, loop_.get(), storage_.get(), &clock_, std::move(replicator));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     engine_ = std::move(r).value();
   }
@@ -174,6 +240,7 @@ class EngineHarness {
 
  private:
   EngineConfig config_;
+  std::shared_ptr<Admissions> admissions_;
   saker::test::FakeClock clock_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<storage::StorageThread> storage_;
