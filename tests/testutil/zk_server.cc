@@ -5,11 +5,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -18,8 +19,6 @@
 #include <vector>
 
 #include "tests/testutil/testutil.h"
-
-extern char** environ;
 
 namespace saker::test {
 namespace {
@@ -83,19 +82,25 @@ bool ZkServer::Start(std::chrono::milliseconds timeout) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   const std::string log = dir_ + "/zk.log";
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, "java", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    std::cerr << "cannot start java for ZooKeeper: " << std::strerror(rc) << std::endl;
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::cerr << "cannot fork for ZooKeeper: " << std::strerror(errno) << std::endl;
     return false;
+  }
+  if (pid == 0) {
+    // Dies with the test, even when the test is SIGKILLed (a ctest timeout).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    int null = open("/dev/null", O_RDONLY);
+    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (null < 0 || out < 0) _exit(127);
+    dup2(null, STDIN_FILENO);
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
+    execvp(argv[0], argv.data());
+    _exit(127);
   }
   pid_ = pid;
   const bool ready = WaitFor(

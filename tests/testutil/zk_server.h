@@ -2,7 +2,7 @@
 // 127.0.0.1 for the cluster tests: its own port, data dir and zoo.cfg (tickTime=200, so
 // sessions of 0.4-4 s are allowed; forceSync=no). Ready once the `srvr` four-letter word shows
 // "Mode:" (`ruok` answers before the server serves; reference/stack-notes.md §2). Stopped by its
-// PID on request or destruction.
+// PID on request or destruction, and killed by the kernel if the test process dies first.
 #pragma once
 
 #include <sys/types.h>
