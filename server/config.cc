@@ -404,10 +404,13 @@ Result<ServerConfig> LoadConfigFile(const std::string& path) {
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kWithValue[] = {
-      "config",    "data-dir",   "listen", "memcache-port", "thrift-port",
-      "text-port", "admin-port", "sync",   "log-level",     "node-id",
-      "zookeeper", "replication-port", "advertise", "advertise-replication-port"};
+  static constexpr std::string_view kWithValue[] = {"config",      "data-dir",
+                                                    "listen",      "memcache-port",
+                                                    "thrift-port", "text-port",
+                                                    "admin-port",  "sync",
+                                                    "log-level",   "node-id",
+                                                    "zookeeper",   "replication-port",
+                                                    "advertise",   "advertise-replication-port"};
   CommandLine cl;
   std::vector<FlagValue> flags;
   for (int i = 1; i < argc; ++i) {
@@ -463,13 +466,12 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     } else if (f.name.ends_with("-port")) {
       Result<int> port = ParsePortFlag(f.name, f.value);
       if (!port.ok()) return port.status();
-      int* target = f.name == "memcache-port"      ? &c.memcache_port
-                    : f.name == "thrift-port"      ? &c.thrift_port
-                    : f.name == "text-port"        ? &c.text_port
-                    : f.name == "replication-port" ? &c.cluster.replication_port
-                    : f.name == "advertise-replication-port"
-                        ? &c.cluster.advertise_replication_port
-                        : &c.admin_port;
+      int* target = f.name == "memcache-port"                ? &c.memcache_port
+                    : f.name == "thrift-port"                ? &c.thrift_port
+                    : f.name == "text-port"                  ? &c.text_port
+                    : f.name == "replication-port"           ? &c.cluster.replication_port
+                    : f.name == "advertise-replication-port" ? &c.cluster.advertise_replication_port
+                                                             : &c.admin_port;
       *target = *port;
     } else if (f.name == "sync") {
       Result<storage::SyncPolicy> sync = storage::SyncPolicy::Parse(f.value);

@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "replication/options.h"
 #include "server/common/status.h"
 #include "server/net/limits.h"
 #include "server/queue/queue_config.h"
-#include "replication/options.h"
 
 namespace saker {
 
