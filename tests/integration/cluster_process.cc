@@ -73,8 +73,17 @@ GetReply MemcacheGet(RawClient& c, const std::string& key, std::chrono::millisec
   return r;
 }
 
-TestCluster::TestCluster(std::string root, int nodes, std::string zookeeper, std::string config)
+TestCluster::TestCluster(std::string root, int nodes, std::string zookeeper, std::string config,
+                         bool zk_proxies)
     : root_(std::move(root)), zookeeper_(std::move(zookeeper)) {
+  if (zk_proxies) {
+    const size_t colon = zookeeper_.find(':'), slash = zookeeper_.find('/');
+    const int zk_port = std::stoi(zookeeper_.substr(colon + 1, slash - colon - 1));
+    for (int id = 1; id <= nodes; id++) {
+      auto proxy = FaultProxy::Start(static_cast<uint16_t>(zk_port));
+      if (proxy.ok()) zk_links_[id] = std::move(proxy).value();
+    }
+  }
   if (!config.empty()) {
     config_path_ = root_ + "/cluster.toml";
     std::ofstream(config_path_) << config;
@@ -103,8 +112,13 @@ TestCluster::~TestCluster() {
 }
 
 std::vector<std::string> TestCluster::Args(int id) const {
+  std::string zookeeper = zookeeper_;
+  if (auto it = zk_links_.find(id); it != zk_links_.end()) {
+    zookeeper =
+        "127.0.0.1:" + std::to_string(it->second->port()) + zookeeper_.substr(zookeeper_.find('/'));
+  }
   std::vector<std::string> args = {"--node-id", std::to_string(id), "--zookeeper",
-                                   zookeeper_,  "--log-level",      "debug"};
+                                   zookeeper,   "--log-level",      "debug"};
   for (const auto& [flag, port] : ports_.at(id)) {
     args.push_back("--" + flag);
     args.push_back(std::to_string(port));
@@ -144,12 +158,12 @@ Answer TestCluster::Put(int id, const std::string& queue, const std::string& val
   return MemcacheSet(c, queue, value, timeout);
 }
 
-int TestCluster::Leader(const std::string& queue, std::chrono::milliseconds timeout) {
+int TestCluster::Leader(const std::string& queue, std::chrono::milliseconds timeout, int except) {
   int leader = -1;
   WaitFor(
       [&] {
         for (auto& [id, node] : nodes_) {
-          if (!node->running()) continue;
+          if (!node->running() || id == except) continue;
           RawClient c(memcache_port(id));
           if (!c.connected()) continue;
           GetReply r = MemcacheGet(c, queue + "/peek", std::chrono::milliseconds(500));

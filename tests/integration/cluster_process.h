@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/integration/server_process.h"
+#include "tests/testutil/fault_proxy.h"
 
 namespace saker::test {
 
@@ -35,7 +36,10 @@ class TestCluster {
  public:
   // `zookeeper` is "host:port/chroot", one chroot per test. `config` is TOML given to every node
   // (for example a [cluster] section with a shorter session timeout).
-  TestCluster(std::string root, int nodes, std::string zookeeper, std::string config = "");
+  // With `zk_proxies` each node reaches ZooKeeper through its own FaultProxy (zk_link), so a
+  // test can cut one node off from ZooKeeper alone.
+  TestCluster(std::string root, int nodes, std::string zookeeper, std::string config = "",
+              bool zk_proxies = false);
   ~TestCluster();
 
   bool StartAll();
@@ -48,6 +52,8 @@ class TestCluster {
   // Node `id`'s memcache port: fixed for the cluster's life, so a restarted node is found where
   // it was (safe to call from any thread while nodes restart).
   int memcache_port(int id) const { return ports_.at(id).at("memcache-port"); }
+  // Node `id`'s link to ZooKeeper (with zk_proxies only).
+  FaultProxy& zk_link(int id) { return *zk_links_.at(id); }
   int size() const { return static_cast<int>(nodes_.size()); }
   std::string Logs() const;
 
@@ -56,7 +62,8 @@ class TestCluster {
              std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The node that leads `queue`, asked of the running nodes (a `get QUEUE/peek` is answered by
   // the leader and refused with its id by the others); -1 if none answers within `timeout`.
-  int Leader(const std::string& queue, std::chrono::milliseconds timeout);
+  // Nodes `except` is not asked (an ex-leader that still believes it leads).
+  int Leader(const std::string& queue, std::chrono::milliseconds timeout, int except = -1);
   // Every item `get QUEUE` on node `id` hands out until the queue is empty, in order. nullopt
   // if a get failed (the node is not the leader, or it died).
   std::optional<std::vector<std::string>> Drain(int id, const std::string& queue);
@@ -68,6 +75,7 @@ class TestCluster {
   std::string zookeeper_;
   std::string config_path_;
   std::map<int, std::map<std::string, int>> ports_;  // node -> flag -> port
+  std::map<int, std::unique_ptr<FaultProxy>> zk_links_;
   std::map<int, std::unique_ptr<ServerProcess>> nodes_;
 };
 

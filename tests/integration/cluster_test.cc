@@ -2,9 +2,10 @@
 // over Kestrel's memcache protocol. Every put is recorded as ok / failed / unknown; after the
 // faults the queue is drained from its leader and checked (reference/replication.md §6.2): no
 // acknowledged put lost, no failed put delivered, no item twice in one drain, each producer's
-// items in the order it put them. Scenarios from §7: the leader killed under load (1), paused
-// past its ZooKeeper session and resumed (3), a fast double failover (4), ZooKeeper paused (7),
-// and a restarted replica catching up.
+// items in the order it put them. Scenarios from §7: the leader killed under load (1), cut off
+// from ZooKeeper alone (2), paused past its ZooKeeper session and resumed (3), a fast double
+// failover (4), every replica killed at once (5, without losing the page cache), ZooKeeper
+// paused (7), and a restarted replica catching up.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -118,9 +119,13 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(zk_->running()) << "ZooKeeper did not start";
     const std::string chroot =
         std::string("/") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    cluster_ = std::make_unique<TestCluster>(dir_.path(), 3, zk_->address() + chroot);
+    cluster_ = std::make_unique<TestCluster>(dir_.path(), 3, zk_->address() + chroot, "",
+                                             ZooKeeperThroughProxies());
     ASSERT_TRUE(cluster_->StartAll()) << cluster_->Logs();
   }
+  // Each node's ZooKeeper link through its own FaultProxy (TestCluster::zk_link).
+  virtual bool ZooKeeperThroughProxies() const { return false; }
+
   void TearDown() override {
     if (!HasFailure()) return;
     std::cerr << cluster_->Logs() << std::endl;
@@ -132,7 +137,7 @@ class ClusterTest : public ::testing::Test {
     int leader = -1;
     WaitFor(
         [&] {
-          leader = cluster_->Leader(kQueue, milliseconds(200));
+          leader = cluster_->Leader(kQueue, milliseconds(200), except);
           return leader > 0 && leader != except;
         },
         seconds(20));
@@ -318,6 +323,37 @@ TEST_F(ClusterTest, EveryReplicaKilledAtOnceKeepsEveryAcknowledgedPut) {
   }
   ASSERT_TRUE(cluster_->StartAll()) << cluster_->Logs();
   DrainAndCheck(NewLeader());
+}
+
+class ClusterPartitionTest : public ClusterTest {
+ protected:
+  bool ZooKeeperThroughProxies() const override { return true; }
+};
+
+// Scenario 2: the leader loses ZooKeeper (its link swallows every byte) but still reaches the
+// other replicas. Its session expires, another replica takes over and fences it over the
+// replication link; from then on nothing it is sent is acknowledged, and no acknowledged put
+// is lost.
+TEST_F(ClusterPartitionTest, LeaderCutOffFromZooKeeperIsFencedByItsSuccessor) {
+  const int old = NewLeader();
+  PutAll(old, 0, 0, 20);
+  cluster_->zk_link(old).Blackhole();
+  record_.history.Failover(kQueue);
+  const int next = NewLeader(old);
+  PutAll(next, 0, 20, 20);
+  // Still cut off from ZooKeeper, the old leader refuses: the successor's fence reached it.
+  const Answer a = cluster_->Put(old, kQueue, MakeValueId(9, 0), seconds(15));
+  record_.Put(MakeValueId(9, 0), a);
+  EXPECT_NE(a.kind, Answer::kOk) << "the cut-off ex-leader acknowledged a write: " << a.text;
+  cluster_->zk_link(old).Heal();
+  DrainAndCheck(next);
+  // Back on ZooKeeper with a new session, it follows the new leader.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Answer b = cluster_->Put(old, kQueue, "refused");
+        return b.kind == Answer::kNotLeader && b.leader == next;
+      },
+      seconds(20)));
 }
 
 // `make chaos`: SAKER_CHAOS_ROUNDS rounds of a random fault under load (SAKER_CHAOS_SEED picks
