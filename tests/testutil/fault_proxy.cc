@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/testutil/testutil.h"
+
 namespace saker::test {
 namespace {
 
@@ -57,14 +59,6 @@ struct Conn {
   Flow up;    // client -> target
   Flow down;  // target -> client
 };
-
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
 
 // Closes with a RST (SO_LINGER 0): the peer sees ECONNRESET, not an orderly end of stream.
 void ResetFd(int fd) {

@@ -1,6 +1,8 @@
 // Test helpers: temporary directories, waiting on a condition with a deadline, payloads.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <chrono>
 #include <functional>
 #include <string>
@@ -35,5 +37,10 @@ std::string MakePayload(uint64_t seed, size_t size);
 // True when `dir`'s filesystem takes O_DIRECT (tmpfs does not: logs there write through the
 // page cache only).
 bool DirectIoWorks(const std::string& dir);
+
+// 127.0.0.1:`port`, for bind and connect.
+sockaddr_in Loopback(uint16_t port);
+// A port no listener on 127.0.0.1 holds right now (bound to port 0, then released).
+int FreePort();
 
 }  // namespace saker::test

@@ -43,7 +43,4 @@ class ZkServer {
   pid_t pid_ = -1;
 };
 
-// A port no listener on 127.0.0.1 holds right now (bound to port 0, then released).
-int FreePort();
-
 }  // namespace saker::test
